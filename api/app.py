@@ -1,0 +1,49 @@
+"""The app factory: ``create_app(settings)``; pools and the ledger open in the lifespan only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.routers import health, statements
+from api.runtime import open_ledger
+from api.settings import Settings
+from ledger.committer import GroupCommitter
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the FastAPI application; nothing connects until the lifespan starts."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ledger = await asyncio.to_thread(open_ledger, settings)
+        committer = GroupCommitter(ledger, max_batch=settings.group_commit_max_batch)
+        committer.start()
+        app.state.settings = settings
+        app.state.ledger = ledger
+        app.state.committer = committer
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(committer.stop)
+            ledger.close()
+
+    app = FastAPI(
+        title="Credit ledger",
+        version="0.1.0",
+        summary="Signed, event-sourced personal credit records with a verifiable log.",
+        description=(
+            "Departments append statements signed with Ed25519 over their RFC 8785 canonical bytes. "
+            "Every refusal is an RFC 9457 problem and stores nothing."
+        ),
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(statements.router)
+    return app

@@ -1,0 +1,215 @@
+"""``credit-ledger``: init, keys, sign, submit, serve, migrate.
+
+Errors are one line on stderr and a non-zero exit status (1: refused or failed, 2: usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from api.settings import Settings
+
+
+class CLIError(Exception):
+    """A failure reported as one line."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data", None) is not None:
+        overrides["data_dir"] = Path(args.data)
+    return Settings(**overrides)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from api.runtime import init
+
+    settings = _settings(args)
+    result = init(settings)
+    for path in result.created_keys:
+        print(f"created key {path} (mode 0600)")
+    where = settings.database_url and "PostgreSQL" or str(settings.sqlite_path)
+    if result.founded:
+        print(f"founded the ledger in {where}: authority registered, its key added, catalogue v1 published")
+    else:
+        print(f"the ledger in {where} was already founded")
+    print(f"authority key id: {result.authority_key_id}")
+    return 0
+
+
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    from keys import KeyPair
+
+    out = Path(args.out)
+    if out.exists():
+        raise CLIError(f"{out} exists; refusing to overwrite a key")
+    pair = KeyPair.generate()
+    pair.save(out)
+    print(json.dumps({"key_id": pair.key_id, "public_key": pair.public_key_b64, "private_key_file": str(out)}))
+    return 0
+
+
+def _read_json(path: str) -> Any:
+    from ledger.canonical import parse_json
+    from ledger.errors import LedgerError
+
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return parse_json(data)
+    except LedgerError as exc:
+        raise CLIError(f"{path}: {exc}") from None
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    from keys import KeyPair
+    from ledger.errors import LedgerError
+    from ledger.statements import format_datetime, make_envelope, parse_envelope
+
+    statement = _read_json(args.statement)
+    if not isinstance(statement, dict):
+        raise CLIError(f"{args.statement}: a statement is a JSON object")
+    statement.setdefault("id", str(uuid.uuid4()))
+    statement.setdefault("issued_at", format_datetime(datetime.now(timezone.utc)))
+    if args.issuer:
+        statement["issuer"] = args.issuer
+    pair = KeyPair.load(Path(args.key))
+    envelope = make_envelope(statement, pair.key_id, pair.sign)
+    try:
+        parse_envelope(envelope)
+    except LedgerError as exc:
+        raise CLIError(f"{args.statement}: {exc}") from None
+    text = json.dumps(envelope, ensure_ascii=False, indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    body = _read_json(args.envelope)
+    batch = isinstance(body, list)
+    url = args.url.rstrip("/") + ("/v1/statements/batch" if batch else "/v1/statements")
+    payload = json.dumps({"envelopes": body} if batch else body, ensure_ascii=False).encode("utf-8")
+    request = urllib.request.Request(url, data=payload, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=args.timeout) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            problem = json.loads(exc.read())
+            raise CLIError(f"refused ({exc.code} {problem.get('type', '')}): {problem.get('detail', problem.get('title'))}") from None
+        except (ValueError, AttributeError):
+            raise CLIError(f"refused: HTTP {exc.code}") from None
+    except urllib.error.URLError as exc:
+        raise CLIError(f"cannot reach {url}: {exc.reason}") from None
+    print(json.dumps(answer, ensure_ascii=False))
+    if batch and answer.get("refused"):
+        return 1
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.runtime import init, needs_init
+
+    settings = _settings(args)
+    if needs_init(settings):
+        print(f"{settings.data_dir} has no authority key: running init first", file=sys.stderr)
+        result = init(settings)
+        for path in result.created_keys:
+            print(f"created key {path} (mode 0600)", file=sys.stderr)
+    print(f"serving on http://{args.host}:{args.port} (OpenAPI page: /docs); backend: {settings.backend}", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+                loop="auto", http="auto", access_log=False)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from api.migrate import migrate
+
+    settings = _settings(args)
+    if not settings.database_url:
+        print("no CREDIT_LEDGER_DATABASE_URL set: the SQLite backend creates its tables itself")
+        return 0
+    done = migrate(settings.database_url, settings.database_schema)
+    if done:
+        for m in done:
+            print(f"applied {m.version:04d}_{m.name}.sql")
+    else:
+        print("the database is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``credit-ledger``."""
+    parser = argparse.ArgumentParser(prog="credit-ledger", description="Signed, event-sourced credit ledger.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create the authority and log keys and found the ledger")
+    p.add_argument("--data", help="data directory (default ./ledger-data or CREDIT_LEDGER_DATA_DIR)")
+    p.set_defaults(func=cmd_init)
+
+    keys = sub.add_parser("keys", help="key pairs").add_subparsers(dest="keys_command", required=True)
+    p = keys.add_parser("new", help="create an Ed25519 key pair (PKCS#8 PEM, mode 0600)")
+    p.add_argument("--out", required=True, help="private key file to create")
+    p.set_defaults(func=cmd_keys_new)
+
+    p = sub.add_parser("sign", help="turn a statement JSON file into a signed envelope")
+    p.add_argument("statement", help="statement JSON file ('-' for stdin); id and issued_at are filled in if absent")
+    p.add_argument("--key", required=True, help="private key file (PKCS#8 PEM)")
+    p.add_argument("--issuer", help="set the statement's issuer (department code)")
+    p.add_argument("-o", "--output", help="write the envelope here instead of stdout")
+    p.set_defaults(func=cmd_sign)
+
+    p = sub.add_parser("submit", help="POST an envelope (or a JSON list of envelopes) to the ledger")
+    p.add_argument("envelope", help="envelope JSON file ('-' for stdin)")
+    p.add_argument("--url", default=os.environ.get("CREDIT_LEDGER_URL", "http://127.0.0.1:8000"))
+    p.add_argument("--timeout", type=float, default=30.0)
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("serve", help="run the HTTP service (runs init first on an empty data directory)")
+    p.add_argument("--data", help="data directory (default ./ledger-data or CREDIT_LEDGER_DATA_DIR)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="apply pending PostgreSQL migrations")
+    p.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    from keys import KeyError_
+    from ledger.errors import LedgerError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (CLIError, KeyError_, LedgerError) as exc:
+        print(f"credit-ledger: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # storage unreachable, migration refused, ...
+        print(f"credit-ledger: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

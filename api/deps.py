@@ -1,0 +1,31 @@
+"""Typed dependencies: the ledger, its group committer and the settings, from app state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.settings import Settings
+from ledger.application import Ledger
+from ledger.committer import GroupCommitter
+
+
+def get_ledger(request: Request) -> Ledger:
+    """The application's ledger."""
+    return request.app.state.ledger
+
+
+def get_committer(request: Request) -> GroupCommitter:
+    """The application's group committer."""
+    return request.app.state.committer
+
+
+def get_settings(request: Request) -> Settings:
+    """The application's settings."""
+    return request.app.state.settings
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+CommitterDep = Annotated[GroupCommitter, Depends(get_committer)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

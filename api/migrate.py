@@ -1,0 +1,80 @@
+"""Apply ``migrations/NNNN_*.sql`` to PostgreSQL in order, once each, under an advisory lock."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+from psycopg import sql
+
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+LOCK_KEY = 0x6C6564676572  # "ledger"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered SQL file."""
+
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 of the file's text, to notice an applied file that was edited."""
+        return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
+
+
+def available() -> list[Migration]:
+    """The migration files shipped in the ``migrations`` package, in order."""
+    found = []
+    for entry in resources.files("migrations").iterdir():
+        m = _NAME.match(entry.name)
+        if m:
+            found.append(Migration(int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    if [m.version for m in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError("migration files must be numbered 0001, 0002, ... without gaps")
+    return found
+
+
+class MigrationError(RuntimeError):
+    """An applied migration's file changed, or the database is ahead of this code."""
+
+
+def migrate(conninfo: str, schema: str = "public") -> list[Migration]:
+    """Apply pending migrations in one transaction; return those applied now."""
+    todo = available()
+    with psycopg.connect(conninfo, autocommit=False) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        applied = {
+            row[0]: row[1] for row in conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
+        }
+        known = {m.version for m in todo}
+        ahead = sorted(set(applied) - known)
+        if ahead:
+            raise MigrationError(f"database has migrations {ahead} that this version does not know")
+        done = []
+        for m in todo:
+            if m.version in applied:
+                if applied[m.version] != m.checksum:
+                    raise MigrationError(f"migration {m.version:04d}_{m.name}.sql changed after it was applied")
+                continue
+            conn.execute(m.sql)  # type: ignore[arg-type]  # trusted file shipped with the package
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                (m.version, m.name, m.checksum),
+            )
+            done.append(m)
+        conn.commit()
+    return done

@@ -1,0 +1,86 @@
+"""``/v1/statements``: departments and the authority append signed statements."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.body import read_json
+from api.deps import CommitterDep, SettingsDep
+from api.openapi import BATCH_BODY, ENVELOPE_BODY, RECEIPT_RESPONSES, BATCH_RESPONSES
+from api.problems import problem_of
+from ledger.application import Receipt
+from ledger.errors import LedgerError, MalformedError
+from ledger.statements import Envelope, parse_envelope
+
+router = APIRouter(prefix="/v1/statements", tags=["statements"])
+
+
+def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+@router.post(
+    "",
+    summary="Append one signed statement",
+    description=(
+        "Verifies the Ed25519 signature over JCS(statement), the key's department and validity, the issuer's "
+        "permissions, the type's schema and the domain rules, then appends. 201 with the receipt; an identical "
+        "re-submission answers 200 with the same receipt (header `Idempotent-Replay: true`); the same id with "
+        "other content is 409. Refusals are RFC 9457 problems and store nothing."
+    ),
+    openapi_extra=ENVELOPE_BODY,
+    responses=RECEIPT_RESPONSES,
+    status_code=201,
+)
+async def append_statement(request: Request, committer: CommitterDep, settings: SettingsDep) -> Response:
+    envelope = parse_envelope(await read_json(request, settings.max_body_bytes))
+    (outcome,) = await asyncio.wrap_future(committer.submit([envelope]))
+    if isinstance(outcome, LedgerError):
+        raise outcome
+    assert isinstance(outcome, Receipt)
+    if outcome.replay:
+        return _json(outcome.as_dict(), 200, {"Idempotent-Replay": "true"})
+    return _json(outcome.as_dict(), 201)
+
+
+@router.post(
+    "/batch",
+    summary="Append many signed statements in one request",
+    description=(
+        "Takes `{\"envelopes\": [...]}`. Each envelope is judged on its own, as by the single endpoint, and "
+        "all accepted ones are appended in one transaction. The answer lists one result per envelope, in order: "
+        "`status` (201, 200 for a replay, or the refusal's status) with a `receipt` or a `problem`."
+    ),
+    openapi_extra=BATCH_BODY,
+    responses=BATCH_RESPONSES,
+)
+async def append_batch(request: Request, committer: CommitterDep, settings: SettingsDep) -> Response:
+    body = await read_json(request, settings.max_batch_body_bytes)
+    if not isinstance(body, dict) or set(body) != {"envelopes"} or not isinstance(body["envelopes"], list):
+        raise MalformedError('a batch is {"envelopes": [envelope, ...]}')
+    items = body["envelopes"]
+    if not items:
+        raise MalformedError("a batch needs at least one envelope")
+    if len(items) > settings.max_batch_items:
+        raise MalformedError(f"a batch holds at most {settings.max_batch_items} envelopes")
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    parsed: list[tuple[int, Envelope]] = []
+    for i, item in enumerate(items):
+        try:
+            parsed.append((i, parse_envelope(item)))
+        except LedgerError as exc:
+            results[i] = {"index": i, "status": exc.status, "problem": problem_of(exc)}
+    if parsed:
+        outcomes = await asyncio.wrap_future(committer.submit([e for _, e in parsed]))
+        for (i, _), outcome in zip(parsed, outcomes, strict=True):
+            if isinstance(outcome, LedgerError):
+                results[i] = {"index": i, "status": outcome.status, "problem": problem_of(outcome)}
+            else:
+                results[i] = {"index": i, "status": 200 if outcome.replay else 201, "receipt": outcome.as_dict()}
+    accepted = sum(1 for r in results if r and r["status"] in (200, 201))
+    return _json({"accepted": accepted, "refused": len(items) - accepted, "results": results}, 200)

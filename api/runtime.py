@@ -1,0 +1,124 @@
+"""The one wiring place: from settings to a running ``Ledger`` (and its key files).
+
+Used by the app factory's lifespan, by the CLI and by the tests with other settings.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict
+
+from api.migrate import migrate
+from api.settings import Settings
+from keys import KeyFileError, KeyPair, public_key_from_b64
+from ledger.application import Ledger
+from ledger.catalogue import shipped_catalogue_document
+from ledger.genesis import genesis_envelopes
+from ledger.statements import parse_envelope
+
+AUTHORITY_KEY = "authority.pem"
+AUTHORITY_PUB = "authority.pub"
+LOG_KEY = "log.pem"
+
+
+def ledger_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing environment for the configured backend."""
+    if settings.database_url:
+        params = conninfo_to_dict(settings.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": "ledger.recorders:PostgresLedgerRecorder",
+            "CREATE_TABLE": "n",
+            "POSTGRES_DBNAME": str(params.get("dbname") or "postgres"),
+            "POSTGRES_HOST": str(params.get("host") or "127.0.0.1"),
+            "POSTGRES_PORT": str(params.get("port") or "5432"),
+            "POSTGRES_USER": str(params.get("user") or "postgres"),
+            "POSTGRES_PASSWORD": str(params.get("password") or ""),
+            "POSTGRES_SCHEMA": settings.database_schema,
+            "POSTGRES_POOL_SIZE": str(settings.pool_size),
+            "POSTGRES_MAX_OVERFLOW": "0",
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        }
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SQLiteLedgerRecorder",
+        "SQLITE_DBNAME": str(settings.sqlite_path),
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+
+
+def authority_public_key(settings: Settings) -> bytes | None:
+    """The pinned authority public key (``keys/authority.pub``), if init has run."""
+    path = settings.keys_dir / AUTHORITY_PUB
+    if not path.exists():
+        return None
+    return public_key_from_b64(path.read_text(encoding="ascii").strip())
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """Migrate (PostgreSQL, if configured to) and construct the ledger application."""
+    if settings.database_url and settings.migrate_on_start:
+        migrate(settings.database_url, settings.database_schema)
+    return Ledger(
+        ledger_env(settings),
+        authority_public_key=authority_public_key(settings),
+        max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
+    )
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``init`` did."""
+
+    created_keys: list[Path]
+    founded: bool
+    authority_key_id: str
+
+
+def needs_init(settings: Settings) -> bool:
+    """True if the data directory has no authority key yet."""
+    return not (settings.keys_dir / AUTHORITY_KEY).exists()
+
+
+def init(settings: Settings) -> InitResult:
+    """Create the authority and log keys (if missing) and found the ledger (if empty)."""
+    created: list[Path] = []
+    settings.keys_dir.mkdir(parents=True, exist_ok=True)
+    settings.keys_dir.chmod(0o700)
+    for name in (AUTHORITY_KEY, LOG_KEY):
+        path = settings.keys_dir / name
+        if not path.exists():
+            KeyPair.generate().save(path)
+            created.append(path)
+    authority = KeyPair.load(settings.keys_dir / AUTHORITY_KEY)
+    pub = settings.keys_dir / AUTHORITY_PUB
+    if not pub.exists():
+        pub.write_text(base64.b64encode(authority.public_key).decode("ascii") + "\n", encoding="ascii")
+    pinned = authority_public_key(settings)
+    if pinned != authority.public_key:
+        raise KeyFileError(f"{pub} does not match {settings.keys_dir / AUTHORITY_KEY}")
+    ledger = open_ledger(settings)
+    try:
+        founded = False
+        if ledger.authority() is None:
+            now = datetime.now(timezone.utc) - timedelta(seconds=1)
+            envelopes = [parse_envelope(e) for e in genesis_envelopes(authority, shipped_catalogue_document(), now)]
+            outcomes = ledger.append(envelopes)
+            failed = [o for o in outcomes if isinstance(o, Exception)]
+            if failed:
+                raise RuntimeError(f"could not found the ledger: {failed[0]}")
+            founded = True
+        elif ledger.authority_public_key is not None and not any(
+            k.public_key == authority.public_key for k in ledger.authority().registry.keys.values()  # type: ignore[union-attr]
+        ):
+            raise KeyFileError("this ledger was founded by another authority key than the one in " + str(settings.keys_dir))
+    finally:
+        ledger.close()
+    return InitResult(created_keys=created, founded=founded, authority_key_id=authority.key_id)

@@ -1,0 +1,42 @@
+"""All configuration, read from ``CREDIT_LEDGER_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings of the service and the CLI. One setting, ``database_url``, chooses the backend."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDIT_LEDGER_", extra="ignore")
+
+    data_dir: Path = Field(Path("ledger-data"), description="Keys and, on the embedded default, the SQLite file.")
+    database_url: str | None = Field(
+        None, description="postgresql://user:pass@host:port/db selects PostgreSQL; unset means SQLite in data_dir."
+    )
+    database_schema: str = Field("public", description="PostgreSQL schema holding the ledger's tables.")
+    pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connection pool size.")
+    migrate_on_start: bool = Field(True, description="Apply pending migrations when the service starts.")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest body for one statement.")
+    max_batch_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Largest body for a batch.")
+    max_batch_items: int = Field(5000, ge=1, description="Most envelopes in one batch request.")
+    max_clock_skew_seconds: int = Field(300, ge=0, description="How far issued_at may lie in the future.")
+    group_commit_max_batch: int = Field(2000, ge=1, description="Most statements appended in one transaction.")
+
+    @property
+    def backend(self) -> str:
+        """``postgres`` or ``sqlite``."""
+        return "postgres" if self.database_url else "sqlite"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Where key files live."""
+        return self.data_dir / "keys"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The embedded database file."""
+        return self.data_dir / "ledger.sqlite3"

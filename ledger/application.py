@@ -1,0 +1,294 @@
+"""The ``Ledger`` application: verify, authorise and append signed statements.
+
+``append`` takes a batch of parsed envelopes and stores every acceptable one in a single
+``save()`` (one database transaction); each envelope gets its own receipt or refusal. Signature
+checks and rule decisions run before the transaction begins. The ``GroupCommitter`` feeds it
+batches made of concurrent requests.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from keys import KeyError_, SignatureError, key_id_for, verify_signature
+from keys.errors import KeyNotValidError, UnknownKeyError
+from ledger.aggregates import AUTHORITY_ID, Authority, CreditRecord, check_details, check_record_dates, entry_fields
+from ledger.entries import entry_leaf_hash
+from ledger.errors import (
+    AuthenticationError, ConflictError, ForbiddenError, LedgerError, NotFoundError, RuleError, ValidationError,
+)
+from ledger.recorders import EntryRow
+from ledger.statements import AUTHORITY_TYPES, Envelope, Statement
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the ledger answers for an appended statement (the same again on a replay)."""
+
+    statement_id: UUID
+    type: str
+    position: int
+    leaf_index: int
+    recorded_at: str
+    replay: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``replay`` is left out: a replay's answer equals the original)."""
+        return {
+            "statement_id": str(self.statement_id), "type": self.type, "position": self.position,
+            "leaf_index": self.leaf_index, "recorded_at": self.recorded_at,
+        }
+
+
+Outcome = Receipt | LedgerError
+
+_KEY_ERRORS: dict[type[KeyError_], type[LedgerError]] = {
+    SignatureError: AuthenticationError,
+    UnknownKeyError: AuthenticationError,
+    KeyNotValidError: ForbiddenError,
+}
+
+
+def _key_problem(exc: KeyError_) -> LedgerError:
+    for cls in type(exc).__mro__:
+        if cls in _KEY_ERRORS:
+            err = _KEY_ERRORS[cls](str(exc))
+            err.slug = exc.slug
+            return err
+    return AuthenticationError(str(exc))
+
+
+class Ledger(Application[UUID]):
+    """Event-sourced ledger of signed credit statements."""
+
+    name = "Ledger"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        authority_public_key: bytes | None = None,
+        max_clock_skew: timedelta = timedelta(minutes=5),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.authority_public_key = authority_public_key
+        self.max_clock_skew = max_clock_skew
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self._authority: Authority | None = None
+        self._lock = threading.RLock()
+
+    # Reading.
+
+    def authority(self) -> Authority | None:
+        """The authority's current state, brought up to date from the event store."""
+        with self._lock:
+            return self._refresh_authority()
+
+    def catalogue_version(self) -> int | None:
+        """Version of the catalogue in force, if any."""
+        authority = self.authority()
+        return authority.catalogue.version if authority and authority.catalogue else None
+
+    def _refresh_authority(self) -> Authority | None:
+        if self._authority is None:
+            try:
+                self._authority = self.repository.get(AUTHORITY_ID)
+            except AggregateNotFoundError:
+                return None
+        else:
+            for ev in self.events.get(AUTHORITY_ID, gt=self._authority.version):
+                ev.mutate(self._authority)
+        return self._authority
+
+    def record(self, record_id: UUID) -> CreditRecord:
+        """A credit record's current state; NotFoundError if there is none."""
+        try:
+            agg = self.repository.get(record_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"no record {record_id}") from None
+        if not isinstance(agg, CreditRecord):
+            raise NotFoundError(f"no record {record_id}")
+        return agg
+
+    def count(self) -> int:
+        """Number of statements in the ledger."""
+        return self.recorder.count_entries()
+
+    # Appending.
+
+    def append(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
+        """Verify, authorise and append a batch; one transaction for all accepted statements."""
+        with self._lock:
+            return self._append(list(envelopes), retry=True)
+
+    def _append(self, envs: list[Envelope], *, retry: bool) -> list[Outcome]:
+        now = self.clock()
+        outcomes: list[Outcome | None] = [None] * len(envs)
+        existing = self.recorder.find_entries({e.statement.id for e in envs})
+        base_authority = self._refresh_authority()
+        authority = base_authority
+        touched: dict[UUID, Aggregate] = {}
+        rows: dict[tuple[UUID, int], EntryRow] = {}
+        first: dict[UUID, int] = {}
+        for i, env in enumerate(envs):
+            st = env.statement
+            try:
+                prior = existing.get(st.id)
+                if prior is not None:
+                    outcomes[i] = self._replayed(prior, st)
+                    continue
+                if st.id in first:
+                    if envs[first[st.id]].statement.digest != st.digest:
+                        raise ConflictError(f"statement id {st.id} is used twice in this batch with other content")
+                    continue
+                self._check_clock(st, now)
+                if st.type in AUTHORITY_TYPES:
+                    if authority is base_authority and authority is not None:
+                        authority = copy.deepcopy(base_authority)
+                    authority, agg = self._decide_authority(authority, env, now)
+                else:
+                    agg = self._decide_record(authority, env, now, touched)
+                touched[agg.id] = agg
+                leaf = entry_fields(st, env.key_id, env.signature, now)
+                rows[(agg.id, agg.version)] = EntryRow(
+                    statement_id=st.id, statement_digest=st.digest, recorded_at=leaf["recorded_at"],
+                    leaf_hash=entry_leaf_hash(st.canonical, env.key_id, env.signature, leaf["recorded_at"]),
+                )
+                first[st.id] = i
+            except LedgerError as exc:
+                outcomes[i] = exc
+            except KeyError_ as exc:
+                outcomes[i] = _key_problem(exc)
+        if not touched:
+            return self._fill(outcomes, envs)
+        try:
+            self.save(*touched.values(), entries=rows)
+        except IntegrityError:
+            # Another writer changed one of these aggregates or used one of these statement ids
+            # first: decide each pending envelope again on fresh state.
+            self._authority = None
+            pending = [i for i, o in enumerate(outcomes) if o is None]
+            if not retry:
+                conflict = ConflictError("a concurrent change touched the same record; submit again")
+                for i in pending:
+                    outcomes[i] = conflict
+                return outcomes  # type: ignore[return-value]
+            for i in pending:
+                outcomes[i] = self._append([envs[i]], retry=len(pending) > 1)[0]
+            return outcomes  # type: ignore[return-value]
+        if authority is not base_authority:
+            self._authority = authority
+        return self._fill(outcomes, envs)
+
+    def _fill(self, outcomes: list[Outcome | None], envs: list[Envelope]) -> list[Outcome]:
+        missing = {envs[i].statement.id for i, o in enumerate(outcomes) if o is None}
+        found = self.recorder.find_entries(missing) if missing else {}
+        result: list[Outcome] = []
+        for i, o in enumerate(outcomes):
+            if o is None:
+                st = envs[i].statement
+                row = found[st.id]
+                replay = any(envs[j].statement.id == st.id for j in range(i))
+                o = Receipt(st.id, st.type, row.position, row.leaf_index, row.recorded_at, replay=replay)
+            result.append(o)
+        return result
+
+    def _replayed(self, prior: EntryRow, st: Statement) -> Receipt:
+        if prior.statement_digest != st.digest:
+            raise ConflictError(
+                f"statement id {st.id} is already in the ledger (leaf {prior.leaf_index}) with other content"
+            )
+        return Receipt(st.id, st.type, prior.position, prior.leaf_index, prior.recorded_at, replay=True)
+
+    def _check_clock(self, st: Statement, now: datetime) -> None:
+        if st.issued_at > now + self.max_clock_skew:
+            raise ValidationError(
+                f"issued_at {st.issued_at.isoformat()} lies in the future (ledger time {now.isoformat()})"
+            )
+
+    def _verify(self, env: Envelope, authority: Authority | None) -> None:
+        st = env.statement
+        pinned = self.authority_public_key
+        genesis = authority is None or not authority.authority_has_key()
+        if genesis:
+            if pinned is None or env.key_id != key_id_for(pinned):
+                raise AuthenticationError(
+                    "the ledger is not initialised: only the authority key may found it"
+                    if authority is None else f"key {env.key_id} is not registered"
+                )
+            verify_signature(pinned, st.canonical, env.signature)
+            return
+        assert authority is not None
+        record = authority.registry.key_for(env.key_id, st.issuer, st.issued_at)
+        verify_signature(record.public_key, st.canonical, env.signature)
+
+    def _decide_authority(
+        self, authority: Authority | None, env: Envelope, now: datetime
+    ) -> tuple[Authority, Authority]:
+        st = env.statement
+        self._verify(env, authority)
+        entry = entry_fields(st, env.key_id, env.signature, now)
+        if authority is None:
+            v = st.values
+            if st.type != "department.registered" or "authority" not in v.get("roles", []) or v["department"] != st.issuer:
+                raise RuleError("the first statement must register the authority itself (roles: authority)")
+            founded = Authority._create(Authority.Founded, id=AUTHORITY_ID, **entry)
+            return founded, founded
+        if st.issuer != authority.authority_code:
+            raise ForbiddenError(f"{st.type} statements are issued by the authority only")
+        if not authority.authority_has_key():
+            v = st.values
+            if st.type != "key.added" or v["department"] != st.issuer or v["key_id"] != env.key_id:
+                raise RuleError("the authority must first register its own key")
+        authority.decide(st, entry)
+        return authority, authority
+
+    def _decide_record(
+        self, authority: Authority | None, env: Envelope, now: datetime, touched: dict[UUID, Aggregate]
+    ) -> CreditRecord:
+        st = env.statement
+        if authority is None or authority.catalogue is None:
+            raise RuleError("the ledger is not initialised: no authority or catalogue yet")
+        self._verify(env, authority)
+        dept = authority.registry.departments.get(st.issuer)
+        if dept is None:
+            raise ForbiddenError(f"department {st.issuer} is not registered")
+        catalogue = authority.catalogue
+        entry = entry_fields(st, env.key_id, env.signature, now)
+        v = st.values
+        if st.type == "record.submitted":
+            item = catalogue.item(v["item"])
+            if item.code not in dept.items:
+                raise ForbiddenError(f"department {st.issuer} may not submit records of catalogue item {item.code}")
+            if not item.collectable:
+                raise RuleError(f"catalogue item {item.code} is not collected (not recorded by regulation)")
+            if item.kind == "statement":
+                raise RuleError("a subject's statement is added with statement.added")
+            if "valid_until" in v and item.kind != "positive":
+                raise ValidationError("valid_until: only positive records have a validity period")
+            check_details(v.get("details", {}), item, catalogue)
+            check_record_dates(st.body, st.issued_at.date())
+            return CreditRecord._create(
+                CreditRecord.Submitted, id=st.id, catalogue_version=catalogue.version, **entry
+            )
+        if st.type in ("objection.filed", "statement.added") and "service_window" not in dept.roles:
+            raise ForbiddenError(f"{st.type} is filed through a service-window department; {st.issuer} is not one")
+        record_id = v["record_id"]
+        record = touched.get(record_id)
+        if record is None:
+            record = self.record(record_id)
+        if not isinstance(record, CreditRecord):
+            raise NotFoundError(f"no record {record_id}")
+        record.decide(st, entry, catalogue)
+        return record

@@ -1,0 +1,142 @@
+"""The versioned catalogue: fields, items, severities, disclosure periods, purposes.
+
+Rules that change over time live here as data, published into the ledger by the authority as a
+``catalogue.published`` statement, so that which rules applied when is itself recorded. The
+package ships version 1 (``ledger/catalogue/v1.json``); ``credit-ledger init`` publishes it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from ledger.errors import ValidationError
+
+DETAIL_TYPES = {"string", "integer", "date", "boolean"}
+LISTINGS = {None, "black", "red"}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One catalogue item: what a department may submit, and how it is disclosed."""
+
+    code: str
+    field: str | None
+    kind: str
+    severity: str | None
+    title: str
+    collectable: bool
+    publishable: bool
+    listing: str | None
+    details: dict[str, str]
+    validity_months: int | None = None
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """A parsed, checked catalogue version."""
+
+    version: int
+    items: dict[str, Item]
+    fields: dict[str, dict[str, Any]]
+    disclosure: dict[str, Any]
+    purposes: dict[str, dict[str, Any]]
+    repair_methods: tuple[str, ...]
+    objection_days: dict[str, int]
+    never_collected: frozenset[str]
+    raw: dict[str, Any]
+
+    def item(self, code: str) -> Item:
+        """Return an item or raise ValidationError naming the unknown code."""
+        try:
+            return self.items[code]
+        except KeyError:
+            raise ValidationError(f"catalogue v{self.version} has no item {code!r}") from None
+
+    def period_months(self, severity: str) -> tuple[int, int]:
+        """(minimum, maximum) disclosure months for a severity."""
+        rule = self.disclosure[severity]
+        return int(rule["min_months"]), int(rule["max_months"])
+
+    @property
+    def behaviour_cap_years(self) -> int:
+        """Years after the behaviour ended beyond which nothing is disclosed."""
+        return int(self.disclosure["behaviour_cap_years"])
+
+
+def parse_catalogue(data: dict[str, Any]) -> Catalogue:
+    """Check a catalogue document and return it parsed; raise ValidationError if it is inconsistent."""
+    try:
+        version = data["version"]
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ValidationError("catalogue version must be a positive integer")
+        fields = {f["code"]: f for f in data["fields"]}
+        severities = set(data["severities"])
+        kinds = set(data["kinds"])
+        items: dict[str, Item] = {}
+        for raw in data["items"]:
+            item = Item(
+                code=raw["code"],
+                field=raw["field"],
+                kind=raw["kind"],
+                severity=raw["severity"],
+                title=raw["title"],
+                collectable=bool(raw["collectable"]),
+                publishable=bool(raw["publishable"]),
+                listing=raw["listing"],
+                details=dict(raw["details"]),
+                validity_months=raw.get("validity_months"),
+            )
+            problems = []
+            if item.code in items:
+                problems.append("duplicate code")
+            if item.field is not None and item.field not in fields:
+                problems.append(f"unknown field {item.field}")
+            if item.kind not in kinds:
+                problems.append(f"unknown kind {item.kind}")
+            if (item.kind == "negative") != (item.severity is not None) or (
+                item.severity is not None and item.severity not in severities
+            ):
+                problems.append("a negative item needs a severity, others none")
+            if item.listing not in LISTINGS:
+                problems.append(f"unknown listing {item.listing}")
+            if item.listing == "black" and item.severity != "serious":
+                problems.append("only serious items may be black-list items")
+            if item.listing == "red" and (item.kind != "positive" or not item.validity_months):
+                problems.append("a red-list item is positive and has validity_months")
+            if any(t not in DETAIL_TYPES for t in item.details.values()):
+                problems.append("detail types must be one of " + ", ".join(sorted(DETAIL_TYPES)))
+            if problems:
+                raise ValidationError(f"catalogue item {item.code}: " + "; ".join(problems))
+            items[item.code] = item
+        never = frozenset(data["never_collected"])
+        for item in items.values():
+            clash = never & set(item.details)
+            if clash:
+                raise ValidationError(f"catalogue item {item.code} collects {sorted(clash)}, which is never collected")
+        disclosure = dict(data["disclosure"])
+        for sev in severities:
+            lo, hi = int(disclosure[sev]["min_months"]), int(disclosure[sev]["max_months"])
+            if not 0 <= lo <= hi:
+                raise ValidationError(f"catalogue disclosure period for {sev} is inconsistent")
+        return Catalogue(
+            version=version,
+            items=items,
+            fields=fields,
+            disclosure=disclosure,
+            purposes=dict(data["purposes"]),
+            repair_methods=tuple(data["repair_methods"]),
+            objection_days=dict(data["objection_deadline_working_days"]),
+            never_collected=never,
+            raw=data,
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValidationError(f"catalogue document is malformed: {exc!r}") from None
+
+
+def shipped_catalogue_document(version: int = 1) -> dict[str, Any]:
+    """The catalogue document shipped with the package (read from package data)."""
+    text = resources.files("ledger").joinpath(f"catalogue/v{version}.json").read_text(encoding="utf-8")
+    return json.loads(text)

@@ -1,0 +1,94 @@
+"""Group commit: concurrent requests coalesced into one ``Ledger.append`` (one transaction).
+
+Request handlers call ``submit`` and wait on the returned future. One writer thread takes
+whatever has queued up while the previous transaction ran, up to ``max_batch`` statements, and
+appends it as one batch. Under load, batches grow by themselves; when idle, a lone statement is
+written at once (no timer delays it).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+
+from ledger.application import Ledger, Outcome
+from ledger.errors import UnavailableError
+from ledger.statements import Envelope
+
+_STOP = object()
+
+
+class GroupCommitter:
+    """One writer thread appending queued envelopes in batches."""
+
+    def __init__(self, ledger: Ledger, *, max_batch: int = 2000, max_queue: int = 100_000) -> None:
+        self.ledger = ledger
+        self.max_batch = max_batch
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
+        self._thread: threading.Thread | None = None
+        self.batches = 0
+        self.statements = 0
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Write what is queued, then stop the writer thread."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def submit(self, envelopes: Sequence[Envelope]) -> Future[list[Outcome]]:
+        """Queue envelopes for the next batch; the future gives one outcome per envelope."""
+        future: Future[list[Outcome]] = Future()
+        if self._thread is None:
+            future.set_exception(UnavailableError("the ledger is not accepting statements (stopped)"))
+            return future
+        try:
+            self._queue.put_nowait((list(envelopes), future))
+        except queue.Full:
+            future.set_exception(UnavailableError("the ledger's write queue is full; retry later"))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is _STOP:
+                return
+            jobs = [job]
+            size = len(job[0])  # type: ignore[index]
+            stop = False
+            while size < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                jobs.append(more)
+                size += len(more[0])  # type: ignore[index]
+            self._write(jobs)  # type: ignore[arg-type]
+            if stop:
+                return
+
+    def _write(self, jobs: list[tuple[list[Envelope], Future[list[Outcome]]]]) -> None:
+        envelopes = [e for envs, _ in jobs for e in envs]
+        try:
+            outcomes = self.ledger.append(envelopes)
+        except Exception as exc:  # the database is down or failing: every waiter learns it
+            for _, fut in jobs:
+                fut.set_exception(exc)
+            return
+        self.batches += 1
+        self.statements += len(envelopes)
+        start = 0
+        for envs, fut in jobs:
+            fut.set_result(outcomes[start:start + len(envs)])
+            start += len(envs)

@@ -1,0 +1,75 @@
+"""Errors of the ledger layer. Each has a problem slug and the HTTP status the API maps it to."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of the ledger's refusals: nothing was stored."""
+
+    slug = "ledger-error"
+    status = 400
+    title = "Refused"
+
+
+class MalformedError(LedgerError):
+    """The body is not acceptable JSON (syntax, duplicate keys, nesting, size)."""
+
+    slug = "malformed"
+    status = 400
+    title = "Malformed request body"
+
+
+class ValidationError(LedgerError):
+    """A statement does not match its type's schema or a domain rule on its values."""
+
+    slug = "invalid-statement"
+    status = 422
+    title = "Invalid statement"
+
+
+class AuthenticationError(LedgerError):
+    """The signature or key does not authenticate the issuer."""
+
+    slug = "bad-signature"
+    status = 401
+    title = "Signature not accepted"
+
+
+class ForbiddenError(LedgerError):
+    """The issuer is authenticated but may not do this."""
+
+    slug = "forbidden"
+    status = 403
+    title = "Not permitted"
+
+
+class RuleError(LedgerError):
+    """The statement is well-formed but a domain rule refuses it now."""
+
+    slug = "rule-violated"
+    status = 422
+    title = "Domain rule refused the statement"
+
+
+class NotFoundError(LedgerError):
+    """The statement refers to something that does not exist."""
+
+    slug = "not-found"
+    status = 404
+    title = "Not found"
+
+
+class ConflictError(LedgerError):
+    """Same statement id with other content, or based on a stale version."""
+
+    slug = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class UnavailableError(LedgerError):
+    """The ledger cannot take statements now (closing, overloaded)."""
+
+    slug = "unavailable"
+    status = 503
+    title = "Service unavailable"

@@ -1,0 +1,177 @@
+"""Event recorders that also write each event's ledger entry row in the same transaction.
+
+The entries table gives every statement a dense leaf index (0, 1, 2, ... in the order of the
+events table's notification ids, assigned under the events table's write lock, so rolled-back
+inserts leave no holes), enforces that a statement id is used once across the whole ledger, and
+keeps the digest and leaf hash needed to answer a re-submission or a proof without decoding events.
+
+The application passes ``entries={(originator_id, version): EntryRow}`` through ``save()``.
+On PostgreSQL the tables come from ``migrations/``; on SQLite this recorder creates them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import ProgrammingError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from psycopg.sql import SQL, Identifier
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """What the ledger keeps about one appended statement, beside its event."""
+
+    statement_id: UUID
+    statement_digest: bytes
+    leaf_hash: bytes
+    recorded_at: str
+    leaf_index: int = -1
+    position: int = -1
+
+
+def _rows_in_order(
+    stored_events: Sequence[StoredEvent], ids: Sequence[int], entries: Mapping[tuple[UUID, int], EntryRow]
+) -> list[tuple[int, EntryRow]]:
+    rows = []
+    for stored, nid in zip(stored_events, ids, strict=True):
+        key = (UUID(str(stored.originator_id)), stored.originator_version)
+        try:
+            rows.append((nid, entries[key]))
+        except KeyError:
+            raise ProgrammingError(f"no ledger entry given for event {key}") from None
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    """PostgreSQL recorder writing ``<app>_entries`` rows beside ``<app>_events``."""
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.entries_table_name = events_table_name.removesuffix("_events") + "_entries"
+        table = Identifier(self.datastore.schema, self.entries_table_name)
+        self.insert_entries_statement = SQL(
+            "INSERT INTO {t} (leaf_index, notification_id, statement_id, statement_digest, leaf_hash, recorded_at) "
+            "SELECT (SELECT COALESCE(MAX(leaf_index), -1) FROM {t}) + u.ord, u.nid, u.sid, u.dig, u.lh, u.rat "
+            "FROM unnest(%s::bigint[], %s::uuid[], %s::bytea[], %s::bytea[], %s::text[]) "
+            "WITH ORDINALITY AS u(nid, sid, dig, lh, rat, ord)"
+        ).format(t=table)
+        self.select_entries_statement = SQL(
+            "SELECT leaf_index, notification_id, statement_id, statement_digest, leaf_hash, recorded_at "
+            "FROM {t} WHERE statement_id = ANY(%s)"
+        ).format(t=table)
+        self.count_entries_statement = SQL("SELECT COUNT(*) AS n FROM {t}").format(t=table)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        entries = kwargs.get("entries")
+        if entries is None:
+            raise ProgrammingError("ledger events must be saved with their entries")
+        rows = _rows_in_order(stored_events, ids or [], entries)
+        curs.execute(
+            self.insert_entries_statement,
+            (
+                [nid for nid, _ in rows],
+                [r.statement_id for _, r in rows],
+                [r.statement_digest for _, r in rows],
+                [r.leaf_hash for _, r in rows],
+                [r.recorded_at for _, r in rows],
+            ),
+            prepare=True,
+        )
+        return ids
+
+    def find_entries(self, statement_ids: Iterable[UUID]) -> dict[UUID, EntryRow]:
+        """Entry rows of the given statement ids that are in the ledger."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_entries_statement, (list(statement_ids),), prepare=True)
+            return {
+                row["statement_id"]: EntryRow(
+                    statement_id=row["statement_id"], statement_digest=bytes(row["statement_digest"]),
+                    leaf_hash=bytes(row["leaf_hash"]), recorded_at=row["recorded_at"],
+                    leaf_index=row["leaf_index"], position=row["notification_id"],
+                )
+                for row in curs.fetchall()
+            }
+
+    def count_entries(self) -> int:
+        """Number of statements in the ledger."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.count_entries_statement)
+            return int(curs.fetchone()["n"])
+
+
+SQLITE_ENTRIES_DDL = [
+    "CREATE TABLE IF NOT EXISTS ledger_entries ("
+    " leaf_index INTEGER PRIMARY KEY,"
+    " notification_id INTEGER NOT NULL UNIQUE,"
+    " statement_id TEXT NOT NULL UNIQUE,"
+    " statement_digest BLOB NOT NULL,"
+    " leaf_hash BLOB NOT NULL,"
+    " recorded_at TEXT NOT NULL)",
+]
+for _table in ("stored_events", "ledger_entries"):
+    for _op in ("UPDATE", "DELETE"):
+        SQLITE_ENTRIES_DDL.append(
+            f"CREATE TRIGGER IF NOT EXISTS {_table}_no_{_op.lower()} BEFORE {_op} ON {_table} "
+            f"BEGIN SELECT RAISE(ABORT, 'ledger tables are append-only: {_op} on {_table} refused'); END"
+        )
+
+
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    """SQLite recorder writing ``ledger_entries`` rows beside ``stored_events``."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *SQLITE_ENTRIES_DDL]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        entries = kwargs.get("entries")
+        if entries is None:
+            raise ProgrammingError("ledger events must be saved with their entries")
+        rows = _rows_in_order(stored_events, ids or [], entries)
+        c.execute("SELECT COALESCE(MAX(leaf_index), -1) AS m FROM ledger_entries")
+        base = int(c.fetchone()["m"]) + 1
+        c.executemany(
+            "INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (base + i, nid, str(r.statement_id), r.statement_digest, r.leaf_hash, r.recorded_at)
+                for i, (nid, r) in enumerate(rows)
+            ],
+        )
+        return ids
+
+    def find_entries(self, statement_ids: Iterable[UUID]) -> dict[UUID, EntryRow]:
+        """Entry rows of the given statement ids that are in the ledger."""
+        keys = [str(s) for s in statement_ids]
+        found: dict[UUID, EntryRow] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                c.execute(
+                    "SELECT * FROM ledger_entries WHERE statement_id IN (" + ",".join("?" * len(chunk)) + ")",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    sid = UUID(row["statement_id"])
+                    found[sid] = EntryRow(
+                        statement_id=sid, statement_digest=row["statement_digest"], leaf_hash=row["leaf_hash"],
+                        recorded_at=row["recorded_at"], leaf_index=row["leaf_index"],
+                        position=row["notification_id"],
+                    )
+        return found
+
+    def count_entries(self) -> int:
+        """Number of statements in the ledger."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT COUNT(*) AS n FROM ledger_entries")
+            return int(c.fetchone()["n"])

@@ -1,0 +1,321 @@
+"""Statements and envelopes: the signed unit of the ledger, their schemas and canonical bytes.
+
+An envelope is ``{"statement": {...}, "key_id": "...", "signature": "<base64 Ed25519>"}`` where the
+signature covers JCS(statement). Every statement has ``type``, ``id`` (UUID chosen by the signer),
+``issuer`` (a department's unified social credit code) and ``issued_at`` (RFC 3339 UTC, ``Z``),
+plus the fields of its type listed in ``SCHEMAS``. Unknown or missing fields are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from ledger.canonical import canonical_bytes
+from ledger.errors import MalformedError, ValidationError
+from ledger.identifiers import IdentifierError, validate_resident_id, validate_uscc
+
+Validator = Callable[[Any], Any]
+
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_KEY_ID = re.compile(r"^ed25519:[0-9a-f]{32}$")
+_B64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+
+PURPOSES = (
+    "administrative_licensing", "administrative_penalty", "administrative_enforcement",
+    "public_benefits", "procurement_and_bidding", "public_funding", "qualification_certification",
+    "civil_service_hiring", "appointment_and_promotion", "commendation", "research_management",
+    "other_management", "subject_self_query", "authorised_third_party", "objection_handling",
+    "repair_handling", "audit", "privacy_review",
+)
+ROLES = ("authority", "service_window", "privacy_officer", "auditor")
+AUTHORITY_TYPES = ("department.registered", "key.added", "key.revoked", "catalogue.published")
+RECORD_TYPES = (
+    "record.submitted", "record.corrected", "record.disclosed", "record.disclosure_withdrawn",
+    "record.repaired", "record.revoked", "objection.filed", "objection.resolved", "statement.added",
+)
+CORRECTABLE = ("subject_name", "summary", "decision_date", "document_number", "legal_basis",
+               "behaviour_end", "valid_until", "details")
+
+
+def parse_datetime(value: Any) -> datetime:
+    """RFC 3339 UTC timestamp with a ``Z`` suffix, to an aware datetime."""
+    if not isinstance(value, str) or not _DATETIME.match(value):
+        raise ValidationError(f"{value!r} is not an RFC 3339 UTC timestamp like 2026-01-31T08:00:00Z")
+    try:
+        return datetime.fromisoformat(value[:-1]).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise ValidationError(f"{value!r} is not a real date and time") from None
+
+
+def parse_date(value: Any) -> date:
+    """ISO calendar date YYYY-MM-DD."""
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise ValidationError(f"{value!r} is not a date like 2026-01-31")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"{value!r} is not a real date") from None
+
+
+def format_datetime(value: datetime) -> str:
+    """Format an aware datetime as RFC 3339 UTC with microseconds and ``Z``."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _text(max_len: int) -> Validator:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError("must be a non-empty string")
+        if len(value) > max_len:
+            raise ValidationError(f"must be at most {max_len} characters")
+        return value
+    return check
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    if not isinstance(value, str):
+        raise ValidationError("must be a UUID string")
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise ValidationError(f"{value!r} is not a UUID") from None
+    if str(parsed) != value:
+        raise ValidationError("UUIDs are written in lowercase 8-4-4-4-12 form")
+    return parsed
+
+
+def _uscc(value: Any) -> str:
+    """A unified social credit code whose check character is right."""
+    try:
+        code = validate_uscc(value)
+    except IdentifierError as exc:
+        raise ValidationError(str(exc)) from None
+    if code != value:
+        raise ValidationError("unified social credit codes are written in upper case")
+    return code
+
+
+def _uscc_admitted(value: Any) -> str:
+    """A code in USCC form whose check character the authority overrides (registration only)."""
+    try:
+        return validate_uscc(value, overrides=frozenset([value]))
+    except IdentifierError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _registered_code(value: Any) -> str:
+    """A code in USCC form; the ledger checks it names a registered department."""
+    code = _uscc_admitted(value)
+    if code != value:
+        raise ValidationError("unified social credit codes are written in upper case")
+    return code
+
+
+def _resident(value: Any) -> str:
+    try:
+        rid = validate_resident_id(value)
+    except IdentifierError as exc:
+        raise ValidationError(str(exc)) from None
+    if rid != value:
+        raise ValidationError("resident IDs are written with an upper-case X")
+    return rid
+
+
+def _enum(*choices: str) -> Validator:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValidationError("must be one of " + ", ".join(choices))
+        return value
+    return check
+
+
+def _list_of(inner: Validator, max_len: int = 200) -> Validator:
+    def check(value: Any) -> list[Any]:
+        if not isinstance(value, list) or len(value) > max_len:
+            raise ValidationError(f"must be a list of at most {max_len} items")
+        if len(set(map(str, value))) != len(value):
+            raise ValidationError("must not repeat an element")
+        return [inner(v) for v in value]
+    return check
+
+
+def _int(lo: int, hi: int) -> Validator:
+    def check(value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise ValidationError(f"must be an integer from {lo} to {hi}")
+        return value
+    return check
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError("must be true or false")
+    return value
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValidationError("must be a JSON object")
+    return value
+
+
+def _key_id(value: Any) -> str:
+    if not isinstance(value, str) or not _KEY_ID.match(value):
+        raise ValidationError("must be a key id like ed25519:<32 hex digits>")
+    return value
+
+
+def _b64(value: Any) -> str:
+    if not isinstance(value, str) or not _B64.match(value) or len(value) > 200:
+        raise ValidationError("must be standard base64")
+    return value
+
+
+COMMON: dict[str, Validator] = {
+    "type": _enum(*AUTHORITY_TYPES, *RECORD_TYPES),
+    "id": _uuid,
+    "issuer": _registered_code,
+    "issued_at": parse_datetime,
+}
+
+# Per type: (required fields, optional fields).
+SCHEMAS: dict[str, tuple[dict[str, Validator], dict[str, Validator]]] = {
+    "department.registered": (
+        {"department": _uscc, "name": _text(200), "items": _list_of(_text(100), 1000),
+         "purposes": _list_of(_enum(*PURPOSES), len(PURPOSES))},
+        {"roles": _list_of(_enum(*ROLES), len(ROLES)), "check_override": _bool},
+    ),
+    "key.added": (
+        {"department": _registered_code, "key_id": _key_id, "public_key": _b64, "valid_from": parse_datetime},
+        {},
+    ),
+    "key.revoked": ({"key_id": _key_id, "effective_at": parse_datetime, "reason": _text(500)}, {}),
+    "catalogue.published": ({"version": _int(1, 1_000_000), "catalogue": _object}, {}),
+    "record.submitted": (
+        {"subject": _resident, "subject_name": _text(100), "item": _text(100), "summary": _text(2000),
+         "decision_date": parse_date, "document_number": _text(100), "legal_basis": _text(500)},
+        {"behaviour_end": parse_date, "valid_until": parse_date, "details": _object},
+    ),
+    "record.corrected": (
+        {"record_id": _uuid, "record_version": _int(1, 1_000_000), "changes": _object, "reason": _text(500)},
+        {},
+    ),
+    "record.disclosed": (
+        {"record_id": _uuid, "list": _enum("black", "red")},
+        {"notice_served_at": parse_date, "period_months": _int(0, 120),
+         "exit_conditions": _text(1000), "remedies": _text(1000)},
+    ),
+    "record.disclosure_withdrawn": ({"record_id": _uuid, "reason": _text(500)}, {}),
+    "record.repaired": (
+        {"record_id": _uuid, "method": _text(50), "proof_reference": _text(200),
+         "commitment_reference": _text(200)},
+        {},
+    ),
+    "record.revoked": ({"record_id": _uuid, "reason": _text(500), "annulling_document": _text(200)}, {}),
+    "objection.filed": (
+        {"record_id": _uuid, "subject": _resident, "grounds": _text(2000)},
+        {"needs_verification": _bool},
+    ),
+    "objection.resolved": (
+        {"record_id": _uuid, "objection_id": _uuid, "outcome": _enum("upheld", "corrected", "revoked"),
+         "reason": _text(1000)},
+        {},
+    ),
+    "statement.added": ({"record_id": _uuid, "subject": _resident, "text": _text(2000)}, {}),
+}
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A checked statement: its parsed values, the original object and its canonical bytes."""
+
+    type: str
+    id: uuid.UUID
+    issuer: str
+    issued_at: datetime
+    values: dict[str, Any]
+    body: dict[str, Any]
+    canonical: bytes
+
+    @property
+    def digest(self) -> bytes:
+        """SHA-256 of the canonical bytes: equal digests mean the same statement."""
+        return hashlib.sha256(self.canonical).digest()
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A statement with the key id and signature that claim it."""
+
+    statement: Statement
+    key_id: str
+    signature: str
+
+
+def _check_fields(obj: dict[str, Any], required: dict[str, Validator], optional: dict[str, Validator]) -> dict[str, Any]:
+    missing = [k for k in required if k not in obj]
+    if missing:
+        raise ValidationError("missing field(s): " + ", ".join(missing))
+    extra = [k for k in obj if k not in required and k not in optional]
+    if extra:
+        raise ValidationError("field(s) not allowed here: " + ", ".join(sorted(extra)))
+    values: dict[str, Any] = {}
+    for name, value in obj.items():
+        check = required.get(name) or optional[name]
+        try:
+            values[name] = check(value)
+        except ValidationError as exc:
+            raise ValidationError(f"{name}: {exc}") from None
+    return values
+
+
+def parse_statement(obj: Any) -> Statement:
+    """Check a statement object against its type's schema; return it with its canonical bytes."""
+    if not isinstance(obj, dict):
+        raise ValidationError("statement must be a JSON object")
+    kind = obj.get("type")
+    if kind not in SCHEMAS:
+        raise ValidationError(f"unknown statement type {kind!r}")
+    required, optional = SCHEMAS[kind]
+    if kind == "department.registered" and obj.get("check_override") is True:
+        required = {**required, "department": _uscc_admitted}
+    common = _check_fields({k: obj[k] for k in COMMON if k in obj}, COMMON, {})
+    values = _check_fields({k: v for k, v in obj.items() if k not in COMMON}, required, optional)
+    values.update(common)
+    return Statement(
+        type=kind, id=common["id"], issuer=common["issuer"], issued_at=common["issued_at"],
+        values=values, body=obj, canonical=canonical_bytes(obj),
+    )
+
+
+def parse_envelope(obj: Any) -> Envelope:
+    """Check an envelope's shape and its statement; the signature is checked by the ledger."""
+    if not isinstance(obj, dict):
+        raise MalformedError("an envelope is a JSON object with statement, key_id and signature")
+    extra = set(obj) - {"statement", "key_id", "signature"}
+    missing = {"statement", "key_id", "signature"} - set(obj)
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(sorted(missing)))
+        if extra:
+            parts.append("not allowed " + ", ".join(sorted(extra)))
+        raise ValidationError("envelope: " + "; ".join(parts))
+    try:
+        key_id = _key_id(obj["key_id"])
+        signature = _b64(obj["signature"])
+    except ValidationError as exc:
+        raise ValidationError(f"envelope: {exc}") from None
+    return Envelope(statement=parse_statement(obj["statement"]), key_id=key_id, signature=signature)
+
+
+def make_envelope(statement: dict[str, Any], key_id: str, sign: Callable[[bytes], str]) -> dict[str, Any]:
+    """Build a wire envelope: sign JCS(statement) with ``sign`` (e.g. ``KeyPair.sign``)."""
+    return {"statement": statement, "key_id": key_id, "signature": sign(canonical_bytes(statement))}
