@@ -1,0 +1,79 @@
+import json
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.canonical import canonical_bytes, parse_json
+from ledger.entries import entry_bytes
+from ledger.errors import MalformedError
+
+
+def test_rfc8785_known_answer():
+    # RFC 8785 §3.2.2 sorting example (property names sorted by UTF-16 code units).
+    value = {"\u20ac": "Euro Sign", "\r": "Carriage Return", "\ufb33": "Hebrew Letter Dalet With Dagesh",
+             "1": "One", "\U0001f600": "Emoji: Grinning Face", "\u0080": "Control", "\u00f6": "Latin Small Letter O With Diaeresis"}
+    expected = ('{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis",'
+                '"\u20ac":"Euro Sign","\U0001f600":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}')
+    assert canonical_bytes(value) == expected.encode("utf-8")
+
+
+def test_number_forms():
+    assert canonical_bytes(parse_json(b"[1.0, 1e2, -0, 0.000001, 1E-7]")) == b"[1,100,0,0.000001,1e-7]"
+
+
+@pytest.mark.parametrize("body,reason", [
+    (b'{"a":1,"a":2}', "duplicate"),
+    (b'{"a":{"b":1,"b":1}}', "duplicate"),
+    (b"[NaN]", "not a JSON number"),
+    (b"[Infinity]", "not a JSON number"),
+    (b"\xff\xfe{}", "UTF-8"),
+    (b'{"a":"\xed\xa0\x80"}', "UTF-8"),
+    (b"\xef\xbb\xbf{}", "byte order mark"),
+    (b"{", "not JSON"),
+    (b"", "not JSON"),
+    (b"[" * 40 + b"]" * 40, "nesting"),
+    (b"[" * 100000, "nesting"),
+    (b'{"a":1} x', "not JSON"),
+])
+def test_ambiguous_or_broken_json_is_refused(body, reason):
+    with pytest.raises(MalformedError, match=reason):
+        parse_json(body)
+
+
+def test_depth_limit_counts_only_structure_not_strings():
+    assert parse_json(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}') == {"a": "[" * 46}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_canonical_round_trip_and_key_order_independence(value):
+    data = canonical_bytes(value)
+    assert parse_json(data) == value
+    assert canonical_bytes(parse_json(data)) == data
+    if isinstance(value, dict):
+        reordered = dict(reversed(list(value.items())))
+        assert canonical_bytes(reordered) == data
+    # Any other serialisation of the same value canonicalises to the same bytes.
+    assert canonical_bytes(json.loads(json.dumps(value, indent=3, ensure_ascii=True))) == data
+
+
+@given(st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=5))
+def test_entry_bytes_equal_rfc8785_of_the_entry_object(statement):
+    canonical = rfc8785.dumps(statement)
+    expected = rfc8785.dumps({"statement": statement, "key_id": "ed25519:" + "a" * 32, "signature": "c2ln+/=",
+                              "recorded_at": "2026-01-01T00:00:00.000000Z"})
+    assert entry_bytes(canonical, "ed25519:" + "a" * 32, "c2ln+/=", "2026-01-01T00:00:00.000000Z") == expected
+
+
+def test_entry_bytes_refuse_characters_that_would_need_escaping():
+    with pytest.raises(ValueError):
+        entry_bytes(b"{}", 'ed25519:"', "sig", "2026-01-01T00:00:00Z")

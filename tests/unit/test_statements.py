@@ -1,0 +1,109 @@
+import copy
+import uuid
+
+import pytest
+
+from ledger.catalogue import parse_catalogue, shipped_catalogue_document
+from ledger.errors import MalformedError, ValidationError
+from ledger.statements import SCHEMAS, parse_envelope, parse_statement
+
+BASE = {
+    "type": "record.submitted", "id": "3f0c5a52-8f7e-4d1b-9a51-2b8f0e3c9d11", "issuer": "91350100M000100Y43",
+    "issued_at": "2026-03-02T08:30:00Z", "subject": "11010519491231002X", "subject_name": "张三",
+    "item": "food_drug.serious", "summary": "s", "decision_date": "2026-02-27", "document_number": "D1",
+    "legal_basis": "L",
+}
+
+
+def test_valid_statement_parses_with_canonical_bytes():
+    st = parse_statement(BASE)
+    assert st.id == uuid.UUID(BASE["id"]) and st.issuer == BASE["issuer"]
+    assert st.canonical.startswith(b'{"decision_date":"2026-02-27","document_number":"D1"')
+
+
+@pytest.mark.parametrize("field", ["subject", "item", "decision_date", "id", "issuer", "issued_at", "type"])
+def test_missing_field(field):
+    bad = {k: v for k, v in BASE.items() if k != field}
+    with pytest.raises(ValidationError, match="missing field|unknown statement type"):
+        parse_statement(bad)
+
+
+@pytest.mark.parametrize("extra", ["religion", "blood_type", "address", "x"])
+def test_extra_field(extra):
+    with pytest.raises(ValidationError, match=f"not allowed here: {extra}"):
+        parse_statement({**BASE, extra: "v"})
+
+
+@pytest.mark.parametrize("field,value,reason", [
+    ("subject", "110105194912310021", "wrong check digit"),
+    ("subject", "110105194902300021", "birth date"),
+    ("issued_at", "2026-03-02 08:30:00", "RFC 3339"),
+    ("issued_at", "2026-03-02T08:30:00+08:00", "RFC 3339"),
+    ("issued_at", "2026-02-30T08:30:00Z", "real date"),
+    ("decision_date", "2026-2-27", "date like"),
+    ("id", "3F0C5A52-8F7E-4D1B-9A51-2B8F0E3C9D11", "lowercase"),
+    ("id", "nope", "not a UUID"),
+    ("issuer", "91350100M000100Y4", "18 characters"),
+    ("summary", "", "non-empty"),
+    ("summary", "x" * 2001, "at most"),
+    ("subject_name", 7, "non-empty string"),
+])
+def test_bad_values(field, value, reason):
+    with pytest.raises(ValidationError, match=reason):
+        parse_statement({**BASE, field: value})
+
+
+def test_every_type_has_a_schema_and_unknown_types_are_refused():
+    assert len(SCHEMAS) == 13
+    with pytest.raises(ValidationError, match="unknown statement type"):
+        parse_statement({**BASE, "type": "record.deleted"})
+
+
+def test_envelope_shape():
+    env = {"statement": BASE, "key_id": "ed25519:" + "0" * 32, "signature": "AAAA"}
+    assert parse_envelope(env).key_id == env["key_id"]
+    with pytest.raises(ValidationError, match="not allowed extra"):
+        parse_envelope({**env, "extra": 1})
+    with pytest.raises(ValidationError, match="missing signature"):
+        parse_envelope({k: v for k, v in env.items() if k != "signature"})
+    with pytest.raises(ValidationError, match="key id"):
+        parse_envelope({**env, "key_id": "rsa:1"})
+    with pytest.raises(MalformedError):
+        parse_envelope([env])
+
+
+def test_department_registration_override_admits_a_failing_code_only_when_asked():
+    reg = {"type": "department.registered", "id": str(uuid.uuid4()), "issuer": "91350100M000100Y43",
+           "issued_at": "2026-03-02T08:30:00Z", "department": "91350100M000100Y44", "name": "n",
+           "items": [], "purposes": []}
+    with pytest.raises(ValidationError, match="wrong check character"):
+        parse_statement(reg)
+    assert parse_statement({**reg, "check_override": True}).values["department"] == "91350100M000100Y44"
+
+
+def test_shipped_catalogue():
+    cat = parse_catalogue(shipped_catalogue_document())
+    assert cat.version == 1
+    assert len(cat.fields) == 16
+    assert len(cat.raw["occupational_groups"]) == 14
+    assert cat.period_months("serious") == (12, 36)
+    assert cat.period_months("general") == (3, 12)
+    assert cat.period_months("minor") == (0, 3)
+    assert cat.behaviour_cap_years == 5
+    assert not cat.items["food_drug.simplified_penalty"].collectable
+    assert all(i.severity == "serious" for i in cat.items.values() if i.listing == "black")
+    assert len(cat.purposes) == 18
+
+
+@pytest.mark.parametrize("mutate,reason", [
+    (lambda c: c["items"].append(dict(c["items"][0])), "duplicate code"),
+    (lambda c: c["items"][0].update(listing="black", severity="general"), "black-list"),
+    (lambda c: c["items"][0]["details"].update(religion="string"), "never collected"),
+    (lambda c: c["disclosure"]["serious"].update(min_months=40), "inconsistent"),
+    (lambda c: c.pop("items"), "malformed"),
+])
+def test_catalogue_refusals(mutate, reason):
+    doc = copy.deepcopy(shipped_catalogue_document())
+    mutate(doc)
+    with pytest.raises(ValidationError, match=reason):
+        parse_catalogue(doc)
