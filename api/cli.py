@@ -44,6 +44,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         print(f"the ledger in {where} was already founded")
     print(f"authority key id: {result.authority_key_id}")
+    print(f"authority code (issuer of authority statements): {result.authority_code}")
     return 0
 
 

@@ -17,7 +17,7 @@ from api.settings import Settings
 from keys import KeyFileError, KeyPair, public_key_from_b64
 from ledger.application import Ledger
 from ledger.catalogue import shipped_catalogue_document
-from ledger.genesis import genesis_envelopes
+from ledger.genesis import AUTHORITY_CODE, genesis_envelopes
 from ledger.statements import parse_envelope
 
 AUTHORITY_KEY = "authority.pem"
@@ -80,6 +80,7 @@ class InitResult:
     created_keys: list[Path]
     founded: bool
     authority_key_id: str
+    authority_code: str
 
 
 def needs_init(settings: Settings) -> bool:
@@ -121,4 +122,5 @@ def init(settings: Settings) -> InitResult:
             raise KeyFileError("this ledger was founded by another authority key than the one in " + str(settings.keys_dir))
     finally:
         ledger.close()
-    return InitResult(created_keys=created, founded=founded, authority_key_id=authority.key_id)
+    return InitResult(created_keys=created, founded=founded, authority_key_id=authority.key_id,
+                      authority_code=AUTHORITY_CODE)

@@ -111,10 +111,10 @@ class Ledger(Application[UUID]):
                 ev.mutate(self._authority)
         return self._authority
 
-    def record(self, record_id: UUID) -> CreditRecord:
+    def record(self, record_id: UUID | str) -> CreditRecord:
         """A credit record's current state; NotFoundError if there is none."""
         try:
-            agg = self.repository.get(record_id)
+            agg = self.repository.get(UUID(str(record_id)))
         except AggregateNotFoundError:
             raise NotFoundError(f"no record {record_id}") from None
         if not isinstance(agg, CreditRecord):

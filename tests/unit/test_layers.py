@@ -1,0 +1,60 @@
+"""Layers: keys <- ledger <- projections <- api. Nothing imports upward; pure modules do no I/O."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RANK = {"keys": 0, "ledger": 1, "projections": 2, "api": 3}
+PURE = ["ledger/canonical.py", "ledger/identifiers.py", "ledger/rules.py", "ledger/entries.py", "ledger/statements.py",
+        "ledger/merkle.py", "ledger/note.py", "ledger/genesis.py"]
+IO_MODULES = {"os", "io", "socket", "sqlite3", "psycopg", "subprocess", "pathlib", "urllib", "http", "requests",
+              "httpx", "eventsourcing", "shutil", "tempfile"}
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def test_no_upward_imports():
+    bad = []
+    for top, rank in RANK.items():
+        for path in (ROOT / top).rglob("*.py"):
+            for line, name in _imports(path):
+                head = name.split(".")[0]
+                if head in RANK and RANK[head] > rank:
+                    bad.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+    assert bad == []
+
+
+def test_import_linter_contract():
+    exe = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    proc = subprocess.run([exe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 kept, 0 broken" in proc.stdout
+
+
+def test_pure_modules_do_no_io():
+    bad = []
+    for rel in PURE:
+        path = ROOT / rel
+        if not path.exists():
+            continue
+        for line, name in _imports(path):
+            if name.split(".")[0] in IO_MODULES:
+                bad.append(f"{rel}:{line} imports {name}")
+        text = path.read_text(encoding="utf-8")
+        if "open(" in text.replace("open_note(", "").replace("def open_", ""):
+            bad.append(f"{rel}: calls open(")
+    assert bad == []
