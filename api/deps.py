@@ -11,17 +11,17 @@ from ledger.application import Ledger
 from ledger.committer import GroupCommitter
 
 
-def get_ledger(request: Request) -> Ledger:
+async def get_ledger(request: Request) -> Ledger:
     """The application's ledger."""
     return request.app.state.ledger
 
 
-def get_committer(request: Request) -> GroupCommitter:
+async def get_committer(request: Request) -> GroupCommitter:
     """The application's group committer."""
     return request.app.state.committer
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The application's settings."""
     return request.app.state.settings
 

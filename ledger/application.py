@@ -195,12 +195,13 @@ class Ledger(Application[UUID]):
         missing = {envs[i].statement.id for i, o in enumerate(outcomes) if o is None}
         found = self.recorder.find_entries(missing) if missing else {}
         result: list[Outcome] = []
+        answered: set[UUID] = set()
         for i, o in enumerate(outcomes):
             if o is None:
                 st = envs[i].statement
                 row = found[st.id]
-                replay = any(envs[j].statement.id == st.id for j in range(i))
-                o = Receipt(st.id, st.type, row.position, row.leaf_index, row.recorded_at, replay=replay)
+                o = Receipt(st.id, st.type, row.position, row.leaf_index, row.recorded_at, replay=st.id in answered)
+                answered.add(st.id)
             result.append(o)
         return result
 
