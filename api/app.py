@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import health, statements
-from api.runtime import open_ledger
+from api.routers import health, log, statements
+from api.runtime import open_ledger, open_views
 from api.settings import Settings
 from ledger.committer import GroupCommitter
 
@@ -22,15 +22,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = await asyncio.to_thread(open_ledger, settings)
-        committer = GroupCommitter(ledger, max_batch=settings.group_commit_max_batch)
+        views = await asyncio.to_thread(open_views, settings)
+        worker = views.worker(settings)
+        committer = GroupCommitter(ledger, max_batch=settings.group_commit_max_batch,
+                                   on_commit=worker.notify if settings.run_projections else None)
         committer.start()
+        if settings.run_projections:
+            worker.start()
         app.state.settings = settings
         app.state.ledger = ledger
         app.state.committer = committer
+        app.state.views = views
         try:
             yield
         finally:
             await asyncio.to_thread(committer.stop)
+            await asyncio.to_thread(worker.stop)
+            views.close()
             ledger.close()
 
     app = FastAPI(
@@ -46,4 +54,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     app.include_router(statements.router)
+    app.include_router(log.router)
     return app

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.runtime import Views
 from api.settings import Settings
 from ledger.application import Ledger
 from ledger.committer import GroupCommitter
@@ -26,6 +27,12 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+async def get_views(request: Request) -> Views:
+    """The application's read models."""
+    return request.app.state.views
+
+
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 CommitterDep = Annotated[GroupCommitter, Depends(get_committer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ViewsDep = Annotated[Views, Depends(get_views)]

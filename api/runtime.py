@@ -19,6 +19,10 @@ from ledger.application import Ledger
 from ledger.catalogue import shipped_catalogue_document
 from ledger.genesis import AUTHORITY_CODE, genesis_envelopes
 from ledger.statements import parse_envelope
+from projections.checkpoints import Checkpointer
+from projections.logtree import SQLITE_DDL, LogTree
+from projections.store import PostgresStore, SQLiteStore, Store
+from projections.worker import ProjectionWorker
 
 AUTHORITY_KEY = "authority.pem"
 AUTHORITY_PUB = "authority.pub"
@@ -71,6 +75,45 @@ def open_ledger(settings: Settings) -> Ledger:
         authority_public_key=authority_public_key(settings),
         max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
     )
+
+
+@dataclass
+class Views:
+    """The read models and what serves them."""
+
+    store: Store
+    tree: LogTree
+    checkpointer: Checkpointer
+
+    def worker(self, settings: Settings) -> ProjectionWorker:
+        """A worker keeping the views caught up and checkpointing."""
+        return ProjectionWorker(
+            [self.tree.catch_up], poll_seconds=min(settings.projection_poll_seconds, settings.checkpoint_interval_seconds),
+            periodic=[(settings.checkpoint_interval_seconds, self.checkpointer.make)],
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_store(settings: Settings) -> Store:
+    """The views' database: the ledger's SQLite file or PostgreSQL schema (migrated by ``open_ledger``)."""
+    if settings.database_url:
+        return PostgresStore(settings.database_url, settings.database_schema)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SQLiteStore(settings.sqlite_path, SQLITE_DDL)
+
+
+def open_views(settings: Settings) -> Views:
+    """Open the views with the log key from the data directory."""
+    store = open_store(settings)
+    try:
+        log_key = KeyPair.load(settings.keys_dir / LOG_KEY)
+    except KeyFileError:
+        store.close()
+        raise
+    tree = LogTree(store)
+    return Views(store, tree, Checkpointer(store, tree, settings.log_origin, log_key))
 
 
 @dataclass(frozen=True)

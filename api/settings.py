@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(5000, ge=1, description="Most envelopes in one batch request.")
     max_clock_skew_seconds: int = Field(300, ge=0, description="How far issued_at may lie in the future.")
     group_commit_max_batch: int = Field(2000, ge=1, description="Most statements appended in one transaction.")
+    log_origin: str = Field(
+        "credit-ledger.example/log", pattern=r"^[^\s+]+$",
+        description="Origin line of checkpoints and name of the log's signing key.",
+    )
+    checkpoint_interval_seconds: float = Field(1.0, gt=0, description="Most seconds between new entries and a checkpoint.")
+    projection_poll_seconds: float = Field(1.0, gt=0, description="Catch-up interval of the projections.")
+    run_projections: bool = Field(True, description="Run the projections inside serve (off: a separate worker).")
 
     @property
     def backend(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
 from ledger.application import Ledger, Outcome
@@ -23,8 +23,12 @@ _STOP = object()
 class GroupCommitter:
     """One writer thread appending queued envelopes in batches."""
 
-    def __init__(self, ledger: Ledger, *, max_batch: int = 2000, max_queue: int = 100_000) -> None:
+    def __init__(
+        self, ledger: Ledger, *, max_batch: int = 2000, max_queue: int = 100_000,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
         self.ledger = ledger
+        self.on_commit = on_commit
         self.max_batch = max_batch
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self._thread: threading.Thread | None = None
@@ -88,6 +92,8 @@ class GroupCommitter:
             return
         self.batches += 1
         self.statements += len(envelopes)
+        if self.on_commit is not None:
+            self.on_commit()
         start = 0
         for envs, fut in jobs:
             fut.set_result(outcomes[start:start + len(envs)])

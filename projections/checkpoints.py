@@ -1,0 +1,75 @@
+"""Signed checkpoints of the transparency log (C2SP tlog-checkpoint in a C2SP signed note).
+
+Each checkpoint commits to the root of the first ``size`` leaves; all are kept, so an auditor can
+check any two for consistency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from keys import KeyPair
+from ledger.note import format_checkpoint, sign_note, verifier_key_string
+from projections.logtree import LogTree
+from projections.store import Store
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A checkpoint as stored: its size, root, signed note and when it was made."""
+
+    size: int
+    root: bytes
+    note: str
+    created_at: str
+
+
+class Checkpointer:
+    """Makes, stores and serves signed checkpoints with the log key."""
+
+    def __init__(self, store: Store, tree: LogTree, origin: str, log_key: KeyPair) -> None:
+        self.store = store
+        self.tree = tree
+        self.origin = origin
+        self.log_key = log_key
+
+    @property
+    def verifier_key(self) -> str:
+        """The verifier key string ``origin+keyid+base64(0x01||pubkey)`` auditors pin."""
+        return verifier_key_string(self.origin, self.log_key.public_key)
+
+    def _row(self, row: tuple) -> StoredCheckpoint:  # type: ignore[type-arg]
+        return StoredCheckpoint(int(row[0]), bytes(row[1]), row[2], row[3])
+
+    def latest(self) -> StoredCheckpoint | None:
+        """The newest checkpoint, if any."""
+        rows = self.store.query("SELECT size, root, note, created_at FROM log_checkpoints ORDER BY size DESC LIMIT 1")
+        return self._row(rows[0]) if rows else None
+
+    def at(self, size: int) -> StoredCheckpoint | None:
+        """The checkpoint of exactly this size, if one was made."""
+        rows = self.store.query("SELECT size, root, note, created_at FROM log_checkpoints WHERE size = %s", (size,))
+        return self._row(rows[0]) if rows else None
+
+    def page(self, after: int = -1, limit: int = 100) -> list[StoredCheckpoint]:
+        """Checkpoints with size above ``after``, smallest first."""
+        rows = self.store.query(
+            "SELECT size, root, note, created_at FROM log_checkpoints WHERE size > %s ORDER BY size LIMIT %s",
+            (after, limit))
+        return [self._row(r) for r in rows]
+
+    def make(self) -> StoredCheckpoint | None:
+        """Sign and store a checkpoint of the tree as it is now, if it grew since the last one."""
+        size = self.tree.size()
+        latest = self.latest()
+        if size == 0 or (latest is not None and latest.size >= size):
+            return None
+        root = self.tree.root(size)
+        note = sign_note(format_checkpoint(self.origin, size, root), self.origin, self.log_key.private_key)
+        created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        with self.store.transaction() as tx:
+            tx.execute(
+                "INSERT INTO log_checkpoints (size, root, note, created_at) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (size) DO NOTHING", (size, root, note, created))
+        return self.at(size)

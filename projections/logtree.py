@@ -1,0 +1,147 @@
+"""The transparency log's stored tree: perfect-subtree hashes over the ledger's entries.
+
+``LogTree.catch_up`` reads new leaf hashes from ``ledger_entries`` in leaf order (the dense index
+the ledger assigned when it appended them) and stores every perfect subtree they complete, with its
+position, in one transaction. Proofs then read O(log n) stored hashes (``ledger.merkle``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ledger import merkle
+from projections.store import Store, Tx
+
+NAME = "log_tree"
+
+SQLITE_DDL = [
+    "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS log_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
+    " PRIMARY KEY (level, idx)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS log_checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL,"
+    " created_at TEXT NOT NULL)",
+    "CREATE TRIGGER IF NOT EXISTS log_checkpoints_no_update BEFORE UPDATE ON log_checkpoints"
+    " BEGIN SELECT RAISE(ABORT, 'ledger tables are append-only: UPDATE on log_checkpoints refused'); END",
+    "CREATE TRIGGER IF NOT EXISTS log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints"
+    " BEGIN SELECT RAISE(ABORT, 'ledger tables are append-only: DELETE on log_checkpoints refused'); END",
+]
+
+
+def get_position(q: Tx | Store, name: str) -> int:
+    """A view's tracked position (0 if it has none)."""
+    rows = (q.execute if hasattr(q, "execute") else q.query)(  # type: ignore[union-attr]
+        "SELECT position FROM projection_positions WHERE name = %s", (name,))
+    return int(rows[0][0]) if rows else 0
+
+
+def set_position(tx: Tx, name: str, position: int) -> None:
+    """Record a view's position (in the same transaction as its rows)."""
+    tx.execute(
+        "INSERT INTO projection_positions (name, position) VALUES (%s, %s) "
+        "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+        (name, position),
+    )
+
+
+class _Reader:
+    """``merkle.HashReader`` over ``ledger_entries`` (level 0) and ``log_nodes`` (above)."""
+
+    def __init__(self, q: Tx | Store) -> None:
+        self.run = q.execute if hasattr(q, "execute") else q.query  # type: ignore[union-attr]
+
+    def read_hashes(self, addrs: Sequence[tuple[int, int]]) -> list[bytes]:
+        if not addrs:
+            return []
+        found: dict[tuple[int, int], bytes] = {}
+        leaves = sorted({i for lv, i in addrs if lv == 0})
+        nodes = sorted({(lv, i) for lv, i in addrs if lv > 0})
+        if leaves:
+            marks = ", ".join(["%s"] * len(leaves))
+            for idx, h in self.run(f"SELECT leaf_index, leaf_hash FROM ledger_entries WHERE leaf_index IN ({marks})",
+                                   leaves):
+                found[(0, int(idx))] = bytes(h)
+        if nodes:
+            marks = ", ".join(["(%s, %s)"] * len(nodes))
+            params = [v for pair in nodes for v in pair]
+            for lv, idx, h in self.run(
+                f"SELECT level, idx, hash FROM log_nodes WHERE (level, idx) IN (VALUES {marks})", params
+            ):
+                found[(int(lv), int(idx))] = bytes(h)
+        try:
+            return [found[(lv, i)] for lv, i in addrs]
+        except KeyError as exc:
+            raise LookupError(f"the log tree has no stored hash at {exc.args[0]}") from None
+
+
+class LogTree:
+    """Stored perfect-subtree hashes and the proofs made from them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def size(self) -> int:
+        """Leaves integrated so far."""
+        return get_position(self.store, NAME)
+
+    def catch_up(self, batch: int = 20_000) -> int:
+        """Integrate up to ``batch`` new leaves; return how many."""
+        with self.store.transaction() as tx:
+            size = get_position(tx, NAME)
+            rows = tx.execute(
+                "SELECT leaf_index, leaf_hash FROM ledger_entries WHERE leaf_index >= %s ORDER BY leaf_index LIMIT %s",
+                (size, batch),
+            )
+            if not rows:
+                return 0
+            if int(rows[0][0]) != size or int(rows[-1][0]) != size + len(rows) - 1:
+                raise RuntimeError(f"ledger_entries has a gap after leaf {size}: the ledger was altered")
+            nodes = merkle.node_hashes_for_batch(size, [bytes(h) for _, h in rows], _Reader(tx))
+            tx.executemany(
+                "INSERT INTO log_nodes (level, idx, hash) VALUES (%s, %s, %s)",
+                [(lv, i, h) for lv, i, h in nodes if lv > 0],
+            )
+            set_position(tx, NAME, size + len(rows))
+            return len(rows)
+
+    def catch_up_all(self) -> int:
+        """Integrate every leaf there is now."""
+        total = 0
+        while n := self.catch_up():
+            total += n
+        return total
+
+    def root(self, size: int) -> bytes:
+        """Root hash of the first ``size`` leaves."""
+        self._check_size(size)
+        return merkle.tree_root(size, _Reader(self.store))
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise ValueError(f"leaf index {index} is not below tree size {size}")
+        return merkle.inclusion_proof(index, size, _Reader(self.store))
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """RFC 9162 consistency proof between tree sizes ``first`` and ``second``."""
+        self._check_size(second)
+        if not 0 <= first <= second:
+            raise ValueError(f"first size {first} must be from 0 to the second size {second}")
+        return merkle.consistency_proof(first, second, _Reader(self.store))
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        """Leaf hashes of leaves ``start`` to ``end - 1``."""
+        rows = self.store.query(
+            "SELECT leaf_index, leaf_hash FROM ledger_entries WHERE leaf_index >= %s AND leaf_index < %s "
+            "ORDER BY leaf_index", (start, end))
+        return [bytes(h) for _, h in rows]
+
+    def leaf_index_of(self, statement_id: str) -> int | None:
+        """Leaf index of a statement, if it is in the ledger."""
+        rows = self.store.query("SELECT leaf_index FROM ledger_entries WHERE statement_id = %s", (statement_id,))
+        return int(rows[0][0]) if rows else None
+
+    def _check_size(self, size: int) -> None:
+        current = self.size()
+        if not 0 <= size <= current:
+            raise ValueError(f"tree size {size} is beyond the log's current size {current}")

@@ -1,0 +1,143 @@
+"""A small database handle for read models, one code path for SQLite and PostgreSQL.
+
+SQL is written once with ``%s`` placeholders and standard syntax both engines accept
+(``INSERT ... ON CONFLICT``, row values); on SQLite the placeholders become ``?``. Views write
+their rows and their tracking position in one ``transaction()``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from psycopg import sql as pgsql
+from psycopg_pool import ConnectionPool
+
+
+class Tx(Protocol):
+    """What a view sees of a transaction."""
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement; return its rows (empty for writes)."""
+
+    def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows."""
+
+
+class Store(Protocol):
+    """A database holding views."""
+
+    kind: str
+
+    def transaction(self) -> Any:
+        """Context manager yielding a ``Tx``; commits on success, rolls back on error."""
+
+    def query(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Read in a short transaction of its own."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class _SQLiteTx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(query.replace("%s", "?"), tuple(params)).fetchall()
+
+    def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(query.replace("%s", "?"), rows)
+
+
+class SQLiteStore:
+    """Views in the ledger's SQLite file (WAL), one connection per thread."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: Path, ddl: Sequence[str] = ()) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self.transaction() as tx:
+            for statement in ddl:
+                tx.execute(statement)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SQLiteTx]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SQLiteTx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def query(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        conn = self._conn()
+        return conn.execute(query.replace("%s", "?"), tuple(params)).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+class _PostgresTx:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self.conn.execute(query, tuple(params), prepare=True)  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description else []
+
+    def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(query, rows)  # type: ignore[arg-type]
+
+
+class PostgresStore:
+    """Views in PostgreSQL (tables from ``migrations/``), through a psycopg pool."""
+
+    kind = "postgres"
+
+    def __init__(self, conninfo: str, schema: str, *, max_size: int = 4) -> None:
+        def configure(conn: Any) -> None:
+            conn.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(schema)))
+            conn.commit()
+
+        self.pool = ConnectionPool(conninfo, min_size=1, max_size=max_size, open=False, configure=configure,
+                                   kwargs={"connect_timeout": 10}, name="views")
+        self.pool.open(wait=True, timeout=30)
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PostgresTx]:
+        with self.pool.connection() as conn, conn.transaction():
+            yield _PostgresTx(conn)
+
+    def query(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.pool.connection() as conn:
+            cur = conn.execute(query, tuple(params), prepare=True)  # type: ignore[arg-type]
+            return cur.fetchall()
+
+    def close(self) -> None:
+        self.pool.close()

@@ -1,0 +1,75 @@
+"""Keeps read models caught up with the ledger: runs inside ``serve`` or as its own process.
+
+Woken by the group committer after each append, and in any case every ``poll_seconds`` (so a
+missed wake-up, or appends by another process, cannot stall it). Failures are logged and retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+log = logging.getLogger("credit_ledger.projections")
+
+
+class ProjectionWorker:
+    """A thread calling ``steps`` until none has work, then waiting for a wake-up or the poll interval."""
+
+    def __init__(self, steps: Sequence[Callable[[], int]], *, poll_seconds: float = 1.0,
+                 periodic: Sequence[tuple[float, Callable[[], object]]] = ()) -> None:
+        self.steps = list(steps)
+        self.periodic = [[interval, fn, 0.0] for interval, fn in periodic]
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.errors = 0
+
+    def notify(self) -> None:
+        """New events were appended."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="projections", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def run_once(self) -> int:
+        """Catch every step up; run periodic tasks that are due; return the work done."""
+        done = 0
+        while True:
+            n = sum(step() for step in self.steps)
+            done += n
+            if n == 0:
+                break
+        now = time.monotonic()
+        for task in self.periodic:
+            interval, fn, last = task
+            if now - last >= interval:
+                fn()
+                task[2] = now
+        return done
+
+    def _run(self) -> None:
+        backoff = self.poll_seconds
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.run_once()
+                backoff = self.poll_seconds
+            except Exception:  # storage down or failing: log and retry
+                self.errors += 1
+                log.exception("projection step failed; retrying in %.1fs", backoff)
+                backoff = min(backoff * 2, 30.0)
+                self._stop.wait(backoff)
+                continue
+            self._wake.wait(self.poll_seconds)
