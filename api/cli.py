@@ -157,6 +157,96 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from api.runtime import authority_public_key, open_ledger, open_views
+    from projections.audit import export_bundle
+
+    settings = _settings(args)
+    pinned = authority_public_key(settings)
+    if pinned is None:
+        raise CLIError(f"{settings.keys_dir} has no authority.pub: run init or point --data at the ledger's data")
+    ledger = open_ledger(settings)
+    views = open_views(settings)
+    try:
+        views.tree.catch_up_all()
+        views.checkpointer.make()
+        count = export_bundle(ledger, views.store, views.checkpointer, pinned, Path(args.out),
+                              progress=lambda n: print(f"exported {n} entries", file=sys.stderr))
+    finally:
+        views.close()
+        ledger.close()
+    print(f"exported {count} entries with their checkpoints and key history to {args.out}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    import base64
+    import resource
+    import time
+
+    from api.runtime import authority_public_key
+    from keys import public_key_from_b64
+    from ledger.audit import AuditFailure, Auditor
+
+    settings = _settings(args)
+    started = time.monotonic()
+    last = [started]
+
+    def progress(n: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 5:
+            last[0] = now
+            print(f"verified {n} entries ({n / (now - started):.0f}/s)", file=sys.stderr)
+
+    pinned = public_key_from_b64(Path(args.authority_key).read_text().strip()) if args.authority_key else None
+    try:
+        if args.bundle:
+            from projections.audit import read_bundle
+
+            items = read_bundle(Path(args.bundle))
+            kind, header = next(items)
+            if pinned is None:
+                pinned = base64.b64decode(header["authority_public_key"])
+                print("warning: trusting the bundle's own authority key; pin it with --authority-key", file=sys.stderr)
+            verifier = args.log_verifier_key or header["log_verifier_key"]
+            if not args.log_verifier_key:
+                print("warning: trusting the bundle's own log key; pin it with --log-verifier-key", file=sys.stderr)
+            auditor = Auditor(pinned, verifier, header.get("origin"))
+            for kind, item in items:
+                if kind == "entry":
+                    auditor.add(item)
+                    progress(auditor.report.entries)
+                elif kind == "checkpoint":
+                    auditor.add_checkpoint(item)
+        else:
+            from api.runtime import open_ledger, open_views
+            from projections.audit import live_checkpoints, live_entries
+
+            pinned = pinned or authority_public_key(settings)
+            if pinned is None:
+                raise CLIError("no authority public key: give --authority-key or --data with keys/authority.pub")
+            ledger = open_ledger(settings)
+            views = open_views(settings)
+            try:
+                auditor = Auditor(pinned, args.log_verifier_key or views.checkpointer.verifier_key, settings.log_origin)
+                auditor.expect_checkpoints(live_checkpoints(views.checkpointer))
+                for entry in live_entries(ledger, views.store):
+                    auditor.add(entry)
+                    progress(auditor.report.entries)
+            finally:
+                views.close()
+                ledger.close()
+        report = auditor.finish()
+    except AuditFailure as exc:
+        print(f"credit-ledger: audit FAILED at {exc}", file=sys.stderr)
+        return 1
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    elapsed = time.monotonic() - started
+    print(f"audit OK: {report.entries} entries, {report.checkpoints} checkpoints, root "
+          f"{base64.b64encode(report.root).decode()} ({elapsed:.1f} s, peak RSS {peak_mb:.0f} MB)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``credit-ledger``."""
     parser = argparse.ArgumentParser(prog="credit-ledger", description="Signed, event-sourced credit ledger.")
@@ -190,6 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--log-level", default="info")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("export", help="write a self-contained audit bundle (JSON lines; .gz to compress)")
+    p.add_argument("--data", help="data directory (default ./ledger-data or CREDIT_LEDGER_DATA_DIR)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)
+
+    audit = sub.add_parser("audit", help="verify the whole history").add_subparsers(dest="audit_command", required=True)
+    p = audit.add_parser("verify", help="re-verify every signature, the tree and every checkpoint")
+    p.add_argument("--data", help="data directory of a live ledger (default ./ledger-data)")
+    p.add_argument("--bundle", help="verify an exported bundle instead of the live database")
+    p.add_argument("--authority-key", help="file with the authority's base64 public key (authority.pub)")
+    p.add_argument("--log-verifier-key", help="the log's verifier key string (GET /v1/log/verifier-key)")
+    p.set_defaults(func=cmd_audit_verify)
 
     p = sub.add_parser("migrate", help="apply pending PostgreSQL migrations")
     p.set_defaults(func=cmd_migrate)

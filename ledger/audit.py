@@ -1,0 +1,184 @@
+"""The auditor's verification, entry by entry, with no trust in the server. Pure code.
+
+Feed it the ledger's entries in leaf order and its checkpoints in size order; it keeps only the
+key registry and the tree's right edge (O(log n) hashes), so memory stays flat however long the
+log. Each check raises ``AuditFailure`` naming the first bad entry or checkpoint:
+
+1. leaf indexes are dense from 0 and positions strictly increase;
+2. the statement text is its own RFC 8785 canonical form and passes its type's schema;
+3. the signature verifies with the key the registry (replayed from the authority's own statements,
+   rooted in the authority public key given to the auditor) held for the issuer at ``issued_at``;
+4. the leaf hash recomputed from the entry equals the one the ledger stored (when given);
+5. each checkpoint's signature verifies with the log's verifier key, and its root equals the root
+   recomputed from all leaves up to its size; so every checkpoint is consistent with every later one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import orjson
+
+from keys import Department, KeyError_, KeyRecord, KeyRegistry, key_id_for, public_key_from_b64, verify_signature
+from ledger.canonical import canonical_bytes
+from ledger.entries import entry_bytes
+from ledger.errors import LedgerError
+from ledger.merkle import StreamingTreeBuilder, leaf_hash
+from ledger.note import NoteError, open_checkpoint
+from ledger.statements import AUTHORITY_TYPES, parse_datetime, parse_statement
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One ledger entry as the auditor receives it (from a database or a bundle)."""
+
+    leaf_index: int
+    position: int
+    statement: str
+    key_id: str
+    signature: str
+    recorded_at: str
+    stored_leaf_hash: bytes | None = None
+
+
+class AuditFailure(Exception):
+    """The history does not verify; the message names the entry or checkpoint and what is wrong."""
+
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(f"{where}: {what}")
+        self.where = where
+        self.what = what
+
+
+@dataclass
+class AuditReport:
+    """What was checked."""
+
+    entries: int = 0
+    checkpoints: int = 0
+    root: bytes = b""
+    authorities: list[str] = field(default_factory=list)
+
+
+class Auditor:
+    """Streaming verifier of entries and checkpoints."""
+
+    def __init__(self, authority_public_key: bytes, log_verifier_key: str, origin: str | None = None) -> None:
+        self.authority_public_key = authority_public_key
+        self.log_verifier_key = log_verifier_key
+        self.origin = origin
+        self.registry = KeyRegistry()
+        self.authority_code: str | None = None
+        self.tree = StreamingTreeBuilder()
+        self.last_position = 0
+        self.report = AuditReport()
+        self._checkpoints: Iterator[str] = iter(())
+        self._pending: tuple[int, bytes, str] | None = None
+
+    def expect_checkpoints(self, notes: Iterable[str]) -> None:
+        """Checkpoint notes in increasing size; each is checked when the tree reaches its size."""
+        self._checkpoints = iter(notes)
+        self._next_checkpoint()
+
+    def _next_checkpoint(self) -> None:
+        self._pending = None
+        for note in self._checkpoints:
+            try:
+                cp, _ = open_checkpoint(note, self.log_verifier_key, self.origin)
+            except NoteError as exc:
+                raise AuditFailure("checkpoint", f"signature or format does not verify: {exc}") from None
+            self._pending = (cp.size, cp.root, note)
+            return
+
+    def _check_checkpoints(self) -> None:
+        while self._pending is not None and self._pending[0] <= self.tree.size:
+            size, root, _ = self._pending
+            if size < self.tree.size:
+                raise AuditFailure(f"checkpoint of size {size}", "checkpoints are not in increasing size order")
+            if root != self.tree.root():
+                raise AuditFailure(
+                    f"checkpoint of size {size}",
+                    "its root does not match the root recomputed from the ledger's first "
+                    f"{size} entries: the history was changed after it was signed, or the log forked",
+                )
+            self.report.checkpoints += 1
+            self._next_checkpoint()
+
+    def add(self, entry: AuditEntry) -> None:
+        """Check one entry (the next in leaf order)."""
+        where = f"leaf {entry.leaf_index} (position {entry.position})"
+        expected = self.tree.size
+        if entry.leaf_index != expected:
+            raise AuditFailure(where, f"expected leaf {expected}: an entry is missing or out of order")
+        if entry.position <= self.last_position:
+            raise AuditFailure(where, f"position does not follow the previous one ({self.last_position})")
+        try:
+            body = orjson.loads(entry.statement)
+            data = entry.statement.encode("utf-8")
+            if canonical_bytes(body) != data:
+                raise AuditFailure(where, "statement bytes are not in RFC 8785 canonical form")
+            st = parse_statement(body)
+        except (orjson.JSONDecodeError, LedgerError) as exc:
+            raise AuditFailure(where, f"statement does not parse: {exc}") from None
+        where = f"{where}, statement {st.id}"
+        try:
+            computed = leaf_hash(entry_bytes(data, entry.key_id, entry.signature, entry.recorded_at))
+        except ValueError as exc:
+            raise AuditFailure(where, str(exc)) from None
+        self._verify_signature(st, entry, data, where)
+        if entry.stored_leaf_hash is not None and entry.stored_leaf_hash != computed:
+            raise AuditFailure(where, "the stored leaf hash differs from the hash of the stored entry")
+        if st.type in AUTHORITY_TYPES and self.authority_code is not None and st.issuer != self.authority_code:
+            raise AuditFailure(where, f"{st.type} issued by {st.issuer}, not by the authority {self.authority_code}")
+        self._apply(st)
+        self.tree.append(computed)
+        self.last_position = entry.position
+        self.report.entries += 1
+        self._check_checkpoints()
+
+    def _verify_signature(self, st, entry: AuditEntry, data: bytes, where: str) -> None:  # type: ignore[no-untyped-def]
+        founding = self.authority_code is None or not any(
+            k.department == self.authority_code for k in self.registry.keys.values())
+        try:
+            if founding:
+                if entry.key_id != key_id_for(self.authority_public_key):
+                    raise AuditFailure(where, "founding statement not signed by the given authority key")
+                verify_signature(self.authority_public_key, data, entry.signature)
+            else:
+                record = self.registry.key_for(entry.key_id, st.issuer, st.issued_at)
+                verify_signature(record.public_key, data, entry.signature)
+        except KeyError_ as exc:
+            raise AuditFailure(where, f"signature: {exc}") from None
+
+    def _apply(self, st) -> None:  # type: ignore[no-untyped-def]
+        v = st.values
+        if st.type == "department.registered":
+            roles = frozenset(v.get("roles", []))
+            self.registry.register(Department(v["department"], v["name"], frozenset(v["items"]),
+                                              frozenset(v["purposes"]), roles))
+            if "authority" in roles and self.authority_code is None:
+                self.authority_code = v["department"]
+                self.report.authorities.append(v["department"])
+        elif st.type == "key.added":
+            self.registry.add_key(KeyRecord(v["key_id"], v["department"], public_key_from_b64(v["public_key"]),
+                                            valid_from=v["valid_from"]))
+        elif st.type == "key.revoked" and v["key_id"] in self.registry.keys:
+            self.registry.revoke_key(v["key_id"], parse_datetime(st.body["effective_at"]))
+
+    def add_checkpoint(self, note: str) -> None:
+        """Check a checkpoint now: its size must be the number of entries added so far."""
+        self._checkpoints = iter([note])
+        self._next_checkpoint()
+        if self._pending is not None and self._pending[0] != self.tree.size:
+            raise AuditFailure(f"checkpoint of size {self._pending[0]}",
+                               f"found after entry {self.tree.size - 1}; a bundle places it after entry {self._pending[0] - 1}")
+        self._check_checkpoints()
+
+    def finish(self) -> AuditReport:
+        """Check that no checkpoint claims more entries than there are; return the report."""
+        if self._pending is not None:
+            raise AuditFailure(f"checkpoint of size {self._pending[0]}",
+                               f"it covers more entries than the ledger holds ({self.tree.size})")
+        self.report.root = self.tree.root()
+        return self.report
