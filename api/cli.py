@@ -247,6 +247,18 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from api.bench import run
+
+    url = None if args.no_postgres else (os.environ.get("CREDIT_LEDGER_BENCH_POSTGRES_URL")
+                                          or "postgresql://postgres@127.0.0.1:5432/test")
+    figures = run(args.quick, Path(args.json) if args.json else None, url, set(args.only or []))
+    missed = [f["name"] for f in figures if f["met"] is False]
+    if missed:
+        print(f"{len(missed)} target(s) not met", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``credit-ledger``."""
     parser = argparse.ArgumentParser(prog="credit-ledger", description="Signed, event-sourced credit ledger.")
@@ -293,6 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--authority-key", help="file with the authority's base64 public key (authority.pub)")
     p.add_argument("--log-verifier-key", help="the log's verifier key string (GET /v1/log/verifier-key)")
     p.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser("bench", help="measure figures against same-run baselines")
+    p.add_argument("--quick", action="store_true", help="small sizes (seconds, for CI)")
+    p.add_argument("--json", help="write the figures here")
+    p.add_argument("--only", action="append", choices=["proof", "audit"], help="run only these figures")
+    p.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("migrate", help="apply pending PostgreSQL migrations")
     p.set_defaults(func=cmd_migrate)

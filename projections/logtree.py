@@ -46,8 +46,9 @@ def set_position(tx: Tx, name: str, position: int) -> None:
 class _Reader:
     """``merkle.HashReader`` over ``ledger_entries`` (level 0) and ``log_nodes`` (above)."""
 
-    def __init__(self, q: Tx | Store) -> None:
+    def __init__(self, q: Tx | Store, kind: str) -> None:
         self.run = q.execute if hasattr(q, "execute") else q.query  # type: ignore[union-attr]
+        self.kind = kind
 
     def read_hashes(self, addrs: Sequence[tuple[int, int]]) -> list[bytes]:
         if not addrs:
@@ -55,18 +56,33 @@ class _Reader:
         found: dict[tuple[int, int], bytes] = {}
         leaves = sorted({i for lv, i in addrs if lv == 0})
         nodes = sorted({(lv, i) for lv, i in addrs if lv > 0})
-        if leaves:
-            marks = ", ".join(["%s"] * len(leaves))
-            for idx, h in self.run(f"SELECT leaf_index, leaf_hash FROM ledger_entries WHERE leaf_index IN ({marks})",
-                                   leaves):
-                found[(0, int(idx))] = bytes(h)
-        if nodes:
-            marks = ", ".join(["(%s, %s)"] * len(nodes))
-            params = [v for pair in nodes for v in pair]
-            for lv, idx, h in self.run(
-                f"SELECT level, idx, hash FROM log_nodes WHERE (level, idx) IN (VALUES {marks})", params
-            ):
+        if self.kind == "postgres":
+            # One statement of fixed shape (prepared once), whatever the number of addresses.
+            rows = self.run(
+                "SELECT 0, leaf_index, leaf_hash FROM ledger_entries WHERE leaf_index = ANY(%s::bigint[]) "
+                "UNION ALL SELECT n.level, n.idx, n.hash FROM log_nodes n "
+                "JOIN unnest(%s::smallint[], %s::bigint[]) AS a(level, idx) ON n.level = a.level AND n.idx = a.idx",
+                (leaves, [lv for lv, _ in nodes], [i for _, i in nodes]))
+            for lv, idx, h in rows:
                 found[(int(lv), int(idx))] = bytes(h)
+            return self._pick(found, addrs)
+        parts: list[str] = []
+        params: list[int] = []
+        if leaves:
+            parts.append("SELECT 0, leaf_index, leaf_hash FROM ledger_entries WHERE leaf_index IN ("
+                         + ", ".join(["%s"] * len(leaves)) + ")")
+            params += leaves
+        if nodes:
+            # Point lookups OR-ed together: both engines answer them from the primary key.
+            parts.append("SELECT level, idx, hash FROM log_nodes WHERE "
+                         + " OR ".join(["(level = %s AND idx = %s)"] * len(nodes)))
+            params += [v for pair in nodes for v in pair]
+        for lv, idx, h in self.run(" UNION ALL ".join(parts), params):
+            found[(int(lv), int(idx))] = bytes(h)
+        return self._pick(found, addrs)
+
+    @staticmethod
+    def _pick(found: dict[tuple[int, int], bytes], addrs: Sequence[tuple[int, int]]) -> list[bytes]:
         try:
             return [found[(lv, i)] for lv, i in addrs]
         except KeyError as exc:
@@ -78,10 +94,12 @@ class LogTree:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._known_size = 0  # the tree only grows: a size once seen needs no new look-up
 
     def size(self) -> int:
         """Leaves integrated so far."""
-        return get_position(self.store, NAME)
+        self._known_size = max(self._known_size, get_position(self.store, NAME))
+        return self._known_size
 
     def catch_up(self, batch: int = 20_000) -> int:
         """Integrate up to ``batch`` new leaves; return how many."""
@@ -95,7 +113,7 @@ class LogTree:
                 return 0
             if int(rows[0][0]) != size or int(rows[-1][0]) != size + len(rows) - 1:
                 raise RuntimeError(f"ledger_entries has a gap after leaf {size}: the ledger was altered")
-            nodes = merkle.node_hashes_for_batch(size, [bytes(h) for _, h in rows], _Reader(tx))
+            nodes = merkle.node_hashes_for_batch(size, [bytes(h) for _, h in rows], _Reader(tx, self.store.kind))
             tx.executemany(
                 "INSERT INTO log_nodes (level, idx, hash) VALUES (%s, %s, %s)",
                 [(lv, i, h) for lv, i, h in nodes if lv > 0],
@@ -113,21 +131,21 @@ class LogTree:
     def root(self, size: int) -> bytes:
         """Root hash of the first ``size`` leaves."""
         self._check_size(size)
-        return merkle.tree_root(size, _Reader(self.store))
+        return merkle.tree_root(size, _Reader(self.store, self.store.kind))
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
         self._check_size(size)
         if not 0 <= index < size:
             raise ValueError(f"leaf index {index} is not below tree size {size}")
-        return merkle.inclusion_proof(index, size, _Reader(self.store))
+        return merkle.inclusion_proof(index, size, _Reader(self.store, self.store.kind))
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 consistency proof between tree sizes ``first`` and ``second``."""
         self._check_size(second)
         if not 0 <= first <= second:
             raise ValueError(f"first size {first} must be from 0 to the second size {second}")
-        return merkle.consistency_proof(first, second, _Reader(self.store))
+        return merkle.consistency_proof(first, second, _Reader(self.store, self.store.kind))
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes of leaves ``start`` to ``end - 1``."""
@@ -142,6 +160,8 @@ class LogTree:
         return int(rows[0][0]) if rows else None
 
     def _check_size(self, size: int) -> None:
+        if 0 <= size <= self._known_size:
+            return
         current = self.size()
         if not 0 <= size <= current:
             raise ValueError(f"tree size {size} is beyond the log's current size {current}")
