@@ -15,7 +15,7 @@ import orjson
 from eventsourcing.domain import Aggregate, event
 
 from keys import Department, KeyRecord, KeyRegistry, key_id_for, public_key_from_b64
-from ledger import rules
+from ledger import record_doc, rules
 from ledger.catalogue import Catalogue, Item, parse_catalogue
 from ledger.errors import ConflictError, ForbiddenError, RuleError, ValidationError
 from ledger.statements import CORRECTABLE, SCHEMAS, Statement, format_datetime, parse_date, parse_datetime
@@ -146,7 +146,7 @@ class Authority(Aggregate):
 
 
 class CreditRecord(Aggregate):
-    """One record in a person's archive, with its whole lifecycle."""
+    """One record in a person's archive, with its whole lifecycle (state: ``record_doc``)."""
 
     class Submitted(Aggregate.Created):
         statement: str
@@ -154,12 +154,16 @@ class CreditRecord(Aggregate):
         signature: str
         recorded_at: str
         catalogue_version: int
+        item: dict[str, Any]
+        expires_on: str | None
 
     class Corrected(EntryEvent):
-        pass
+        expires_on: str | None
+        public_until: str | None
 
     class Disclosed(EntryEvent):
         public_until: str
+        period_months: int | None
 
     class DisclosureWithdrawn(EntryEvent):
         pass
@@ -180,62 +184,84 @@ class CreditRecord(Aggregate):
         pass
 
     @event(Submitted)
-    def __init__(self, statement: str, key_id: str, signature: str, recorded_at: str, catalogue_version: int) -> None:
-        s = _values(statement)
-        self.issuer: str = s["issuer"]
-        self.subject: str = s["subject"]
-        self.item: str = s["item"]
-        self.catalogue_version = catalogue_version
-        self.fields: dict[str, Any] = {k: s[k] for k in CORRECTABLE if k in s}
-        self.history: list[dict[str, Any]] = []
-        self.disclosure: dict[str, Any] | None = None
-        self.repaired = False
-        self.revoked = False
-        self.objections: dict[str, dict[str, Any]] = {}
-        self.notes: list[str] = []
+    def __init__(self, statement: str, key_id: str, signature: str, recorded_at: str, catalogue_version: int,
+                 item: dict[str, Any], expires_on: str | None) -> None:
+        self.doc = record_doc.reduce(None, "Submitted", _values(statement),
+                                     {"recorded_at": recorded_at, "item": item, "expires_on": expires_on})
+
+    def _apply(self, name: str, statement: str, recorded_at: str, **attrs: Any) -> None:
+        self.doc = record_doc.reduce(self.doc, name, _values(statement), {"recorded_at": recorded_at, **attrs})
+
+    @property
+    def issuer(self) -> str:
+        return self.doc["issuer"]
+
+    @property
+    def subject(self) -> str:
+        return self.doc["subject"]
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return self.doc["fields"]
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return [v["fields"] for v in self.doc["versions"]]
+
+    @property
+    def disclosure(self) -> dict[str, Any] | None:
+        return self.doc["disclosure"]
+
+    @property
+    def repaired(self) -> bool:
+        return self.doc["repaired"] is not None
+
+    @property
+    def revoked(self) -> bool:
+        return self.doc["revoked"] is not None
+
+    @property
+    def objections(self) -> dict[str, dict[str, Any]]:
+        return self.doc["objections"]
 
     @property
     def disputed(self) -> bool:
         """True while an objection is open."""
-        return any(not o["resolved"] for o in self.objections.values())
+        return record_doc.disputed(self.doc)
 
     @event(Corrected)
-    def _corrected(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:
-        self.history.append(dict(self.fields))
-        self.fields.update(_values(statement)["changes"])
+    def _corrected(self, statement: str, key_id: str, signature: str, recorded_at: str,
+                   expires_on: str | None, public_until: str | None) -> None:
+        self._apply("Corrected", statement, recorded_at, expires_on=expires_on, public_until=public_until)
 
     @event(Disclosed)
-    def _disclosed(self, statement: str, key_id: str, signature: str, recorded_at: str, public_until: str) -> None:
-        s = _values(statement)
-        self.disclosure = {"list": s["list"], "public_until": public_until, "statement_id": s["id"]}
+    def _disclosed(self, statement: str, key_id: str, signature: str, recorded_at: str, public_until: str,
+                   period_months: int | None) -> None:
+        self._apply("Disclosed", statement, recorded_at, public_until=public_until, period_months=period_months)
 
     @event(DisclosureWithdrawn)
     def _disclosure_withdrawn(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:
-        self.disclosure = None
+        self._apply("DisclosureWithdrawn", statement, recorded_at)
 
     @event(Repaired)
     def _repaired(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:
-        self.repaired = True
+        self._apply("Repaired", statement, recorded_at)
 
     @event(Revoked)
     def _revoked(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:
-        self.revoked = True
+        self._apply("Revoked", statement, recorded_at)
 
     @event(ObjectionFiled)
     def _objection_filed(self, statement: str, key_id: str, signature: str, recorded_at: str, deadline: str) -> None:
-        s = _values(statement)
-        self.objections[s["id"]] = {"resolved": False, "deadline": deadline}
+        self._apply("ObjectionFiled", statement, recorded_at, deadline=deadline)
 
     @event(ObjectionResolved)
     def _objection_resolved(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:
-        s = _values(statement)
-        self.objections[s["objection_id"]]["resolved"] = True
-        if s["outcome"] == "revoked":
-            self.revoked = True
+        self._apply("ObjectionResolved", statement, recorded_at)
 
     @event(StatementAdded)
     def _statement_added(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:
-        self.notes.append(_values(statement)["id"])
+        self._apply("StatementAdded", statement, recorded_at)
 
     # Commands: each checks the rules for its statement type, then triggers one event.
 
@@ -249,7 +275,7 @@ class CreditRecord(Aggregate):
         """Check a lifecycle statement against this record and apply it."""
         v = stmt.values
         today = stmt.issued_at.date()
-        item = catalogue.items.get(self.item) or _missing_item(self.item)
+        item = catalogue.items.get(self.doc["item"]) or _missing_item(self.doc["item"])
         if stmt.type == "record.corrected":
             self._own(stmt, "correct")
             if v["record_version"] != self.version:
@@ -259,7 +285,11 @@ class CreditRecord(Aggregate):
             check_changes(v["changes"], item, catalogue)
             merged = {**self.fields, **v["changes"]}
             check_record_dates(merged, today)
-            self._corrected(**entry)
+            public_until = None
+            if self.disclosure is not None:
+                public_until = disclosure_until(merged, item, self.disclosure["list"],
+                                                self.disclosure.get("period_months"), catalogue).isoformat()
+            self._corrected(**entry, expires_on=expires_on(merged, item, catalogue), public_until=public_until)
         elif stmt.type == "record.disclosed":
             self._own(stmt, "disclose")
             if self.repaired:
@@ -268,7 +298,9 @@ class CreditRecord(Aggregate):
                 raise RuleError(f"catalogue item {item.code} is not a {v['list']}-list item")
             if self.disclosure is not None:
                 raise ConflictError("the record is already disclosed; withdraw the disclosure first")
-            self._disclosed(**entry, public_until=disclosure_end(self.fields, item, v, catalogue, today).isoformat())
+            months = check_disclosure(item, v, catalogue, today)
+            until = disclosure_until(self.fields, item, v["list"], months, catalogue)
+            self._disclosed(**entry, public_until=until.isoformat(), period_months=months)
         elif stmt.type == "record.disclosure_withdrawn":
             self._own(stmt, "withdraw the disclosure of")
             if self.disclosure is None:
@@ -305,7 +337,7 @@ class CreditRecord(Aggregate):
             objection = self.objections.get(str(v["objection_id"]))
             if objection is None:
                 raise RuleError(f"no objection {v['objection_id']} on this record")
-            if objection["resolved"]:
+            if objection["resolved"] is not None:
                 raise ConflictError("the objection is already resolved")
             self._objection_resolved(**entry)
         elif stmt.type == "statement.added":
@@ -314,6 +346,31 @@ class CreditRecord(Aggregate):
             self._statement_added(**entry)
         else:  # pragma: no cover - routed by the ledger
             raise ValidationError(f"{stmt.type} is not a record lifecycle statement")
+
+
+def item_snapshot(item: Item, catalogue: Catalogue) -> dict[str, Any]:
+    """The catalogue facts about an item that views need, frozen into the Submitted event."""
+    field_info = catalogue.fields.get(item.field or "", {})
+    return {
+        "code": item.code, "kind": item.kind, "severity": item.severity, "field": item.field,
+        "listing": item.listing, "publishable": item.publishable, "title": item.title,
+        "key_supervision": bool(field_info.get("key_supervision", False)), "version": catalogue.version,
+    }
+
+
+def expires_on(fields: dict[str, Any], item: Item, catalogue: Catalogue) -> str | None:
+    """When the record stops being shared (negative: the severity's maximum period, capped at five years
+    after the behaviour ended; positive with a validity: its end; otherwise never)."""
+    decision = parse_date(fields["decision_date"])
+    if item.kind == "negative":
+        _, hi = catalogue.period_months(item.severity or "minor")
+        end = parse_date(fields["behaviour_end"]) if fields.get("behaviour_end") else None
+        return rules.public_until(decision, hi, end, catalogue.behaviour_cap_years).isoformat()
+    if item.kind == "positive" and (fields.get("valid_until") or item.validity_months):
+        if fields.get("valid_until"):
+            return str(fields["valid_until"])
+        return rules.add_months(decision, item.validity_months or 0).isoformat()
+    return None
 
 
 def _missing_item(code: str) -> Item:
@@ -367,24 +424,30 @@ def check_changes(changes: dict[str, Any], item: Item, catalogue: Catalogue) -> 
                 raise ValidationError(f"changes.{name}: {exc}") from None
 
 
-def disclosure_end(fields: dict[str, Any], item: Item, v: dict[str, Any], catalogue: Catalogue, today: date) -> date:
-    """Compute ``public_until`` for a disclosure, checking the list's preconditions."""
+def check_disclosure(item: Item, v: dict[str, Any], catalogue: Catalogue, today: date) -> int | None:
+    """Check a disclosure's preconditions; return the period in months (black list) or None (red)."""
+    if v["list"] != "black":
+        return None
+    served = v.get("notice_served_at")
+    if served is None:
+        raise RuleError("a black-list disclosure needs notice_served_at: the subject must be notified first")
+    if served > today:
+        raise ValidationError("notice_served_at lies after the statement's issue date")
+    lo, hi = catalogue.period_months(item.severity or "serious")
+    months = v.get("period_months", hi)
+    if not lo <= months <= hi:
+        raise RuleError(f"period_months for {item.severity} records must be from {lo} to {hi}")
+    return months
+
+
+def disclosure_until(fields: dict[str, Any], item: Item, listing: str, months: int | None, catalogue: Catalogue) -> date:
+    """Last day (exclusive) of publication for a disclosure on ``listing``."""
     decision = parse_date(fields["decision_date"])
-    behaviour_end = parse_date(fields["behaviour_end"]) if "behaviour_end" in fields else None
-    if v["list"] == "black":
-        served = v.get("notice_served_at")
-        if served is None:
-            raise RuleError("a black-list disclosure needs notice_served_at: the subject must be notified first")
-        if served > today:
-            raise ValidationError("notice_served_at lies after the statement's issue date")
-        lo, hi = catalogue.period_months(item.severity or "serious")
-        months = v.get("period_months", hi)
-        if not lo <= months <= hi:
-            raise RuleError(f"period_months for {item.severity} records must be from {lo} to {hi}")
-        return rules.public_until(decision, months, behaviour_end, catalogue.behaviour_cap_years)
-    valid_until = fields.get("valid_until")
-    if valid_until is not None:
-        return parse_date(valid_until)
+    if listing == "black":
+        end = parse_date(fields["behaviour_end"]) if fields.get("behaviour_end") else None
+        return rules.public_until(decision, months or 0, end, catalogue.behaviour_cap_years)
+    if fields.get("valid_until"):
+        return parse_date(fields["valid_until"])
     return rules.add_months(decision, item.validity_months or 0)
 
 

@@ -22,7 +22,9 @@ from eventsourcing.persistence import IntegrityError
 
 from keys import KeyError_, SignatureError, key_id_for, verify_signature
 from keys.errors import KeyNotValidError, UnknownKeyError
-from ledger.aggregates import AUTHORITY_ID, Authority, CreditRecord, check_details, check_record_dates, entry_fields
+from ledger.aggregates import (
+    AUTHORITY_ID, Authority, CreditRecord, check_details, check_record_dates, entry_fields, expires_on, item_snapshot,
+)
 from ledger.entries import entry_leaf_hash
 from ledger.errors import (
     AuthenticationError, ConflictError, ForbiddenError, LedgerError, NotFoundError, RuleError, ValidationError,
@@ -281,7 +283,8 @@ class Ledger(Application[UUID]):
             check_details(v.get("details", {}), item, catalogue)
             check_record_dates(st.body, st.issued_at.date())
             return CreditRecord._create(
-                CreditRecord.Submitted, id=st.id, catalogue_version=catalogue.version, **entry
+                CreditRecord.Submitted, id=st.id, catalogue_version=catalogue.version,
+                item=item_snapshot(item, catalogue), expires_on=expires_on(st.body, item, catalogue), **entry
             )
         if st.type in ("objection.filed", "statement.added") and "service_window" not in dept.roles:
             raise ForbiddenError(f"{st.type} is filed through a service-window department; {st.issuer} is not one")
