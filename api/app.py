@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import health, log, statements
+from api.routers import health, log, public, statements
 from api.runtime import open_ledger, open_views
 from api.settings import Settings
 from ledger.committer import GroupCommitter
@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = await asyncio.to_thread(open_ledger, settings)
-        views = await asyncio.to_thread(open_views, settings)
+        views = await asyncio.to_thread(open_views, settings, ledger)
         worker = views.worker(settings)
         committer = GroupCommitter(ledger, max_batch=settings.group_commit_max_batch,
                                    on_commit=worker.notify if settings.run_projections else None)
@@ -55,4 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(statements.router)
     app.include_router(log.router)
+    app.include_router(public.router)
     return app

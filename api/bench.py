@@ -185,7 +185,7 @@ def bench_audit(settings_for: Callable[[str], Settings], count: int) -> list[dic
         settings = settings_for(f"audit{n}")
         fill_seconds, samples = fill_ledger(settings, n)
         ledger = open_ledger(settings)
-        views = open_views(settings)
+        views = open_views(settings, ledger)
         views.tree.catch_up_all()
         views.checkpointer.make()
         views.close()

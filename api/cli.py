@@ -166,7 +166,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if pinned is None:
         raise CLIError(f"{settings.keys_dir} has no authority.pub: run init or point --data at the ledger's data")
     ledger = open_ledger(settings)
-    views = open_views(settings)
+    views = open_views(settings, ledger)
     try:
         views.tree.catch_up_all()
         views.checkpointer.make()
@@ -226,7 +226,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             if pinned is None:
                 raise CLIError("no authority public key: give --authority-key or --data with keys/authority.pub")
             ledger = open_ledger(settings)
-            views = open_views(settings)
+            views = open_views(settings, ledger)
             try:
                 auditor = Auditor(pinned, args.log_verifier_key or views.checkpointer.verifier_key, settings.log_origin)
                 auditor.expect_checkpoints(live_checkpoints(views.checkpointer))
@@ -256,6 +256,60 @@ def cmd_bench(args: argparse.Namespace) -> int:
     missed = [f["name"] for f in figures if f["met"] is False]
     if missed:
         print(f"{len(missed)} target(s) not met", file=sys.stderr)
+    return 0
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from api.runtime import open_ledger, open_views
+
+    settings = _settings(args)
+    ledger = open_ledger(settings)
+    views = open_views(settings, ledger)
+    worker = views.worker(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"projecting (archive, log tree, checkpoints every {settings.checkpoint_interval_seconds:g} s); "
+          "Ctrl-C to stop", file=sys.stderr)
+    try:
+        if args.once:
+            worker.run_once()
+        else:
+            worker.start()
+            stop.wait()
+            worker.stop()
+    finally:
+        views.close()
+        ledger.close()
+    print(f"archive at position {views.archive.position()}, log tree at {views.tree.size()} leaves", file=sys.stderr)
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from api.runtime import open_ledger, open_views
+
+    settings = _settings(args)
+    ledger = open_ledger(settings)
+    views = open_views(settings, ledger)
+    try:
+        targets = {"archive": views.archive, "log_tree": views.tree}
+        for name in ([args.view] if args.view != "all" else list(targets)):
+            view = targets[name]
+            view.catch_up_all()
+            before = view.digest()
+            view.reset()
+            view.catch_up_all()
+            after = view.digest()
+            verdict = "equal" if before == after else "DIFFERENT"
+            print(f"{name}: live {before}  rebuilt {after}  {verdict}")
+            if before != after:
+                return 1
+    finally:
+        views.close()
+        ledger.close()
     return 0
 
 
@@ -292,6 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--log-level", default="info")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("project", help="run the projections as a separate worker process")
+    p.add_argument("--data", help="data directory (default ./ledger-data or CREDIT_LEDGER_DATA_DIR)")
+    p.add_argument("--once", action="store_true", help="catch up once and exit")
+    p.set_defaults(func=cmd_project)
+
+    p = sub.add_parser("rebuild", help="drop a view, rebuild it from the events, compare digests")
+    p.add_argument("view", nargs="?", default="all", choices=["all", "archive", "log_tree"])
+    p.add_argument("--data", help="data directory (default ./ledger-data or CREDIT_LEDGER_DATA_DIR)")
+    p.set_defaults(func=cmd_rebuild)
 
     p = sub.add_parser("export", help="write a self-contained audit bundle (JSON lines; .gz to compress)")
     p.add_argument("--data", help="data directory (default ./ledger-data or CREDIT_LEDGER_DATA_DIR)")

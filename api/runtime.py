@@ -20,7 +20,10 @@ from ledger.catalogue import shipped_catalogue_document
 from ledger.genesis import AUTHORITY_CODE, genesis_envelopes
 from ledger.statements import parse_envelope
 from projections.checkpoints import Checkpointer
-from projections.logtree import SQLITE_DDL, LogTree
+from projections.archive import SQLITE_DDL as ARCHIVE_DDL
+from projections.archive import ArchiveView
+from projections.logtree import SQLITE_DDL as LOG_DDL
+from projections.logtree import LogTree
 from projections.store import PostgresStore, SQLiteStore, Store
 from projections.worker import ProjectionWorker
 
@@ -84,11 +87,12 @@ class Views:
     store: Store
     tree: LogTree
     checkpointer: Checkpointer
+    archive: ArchiveView
 
     def worker(self, settings: Settings) -> ProjectionWorker:
         """A worker keeping the views caught up and checkpointing."""
         return ProjectionWorker(
-            [self.tree.catch_up], poll_seconds=min(settings.projection_poll_seconds, settings.checkpoint_interval_seconds),
+            [self.tree.catch_up, self.archive.catch_up], poll_seconds=min(settings.projection_poll_seconds, settings.checkpoint_interval_seconds),
             periodic=[(settings.checkpoint_interval_seconds, self.checkpointer.make)],
         )
 
@@ -101,11 +105,11 @@ def open_store(settings: Settings) -> Store:
     if settings.database_url:
         return PostgresStore(settings.database_url, settings.database_schema)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SQLiteStore(settings.sqlite_path, SQLITE_DDL)
+    return SQLiteStore(settings.sqlite_path, [*LOG_DDL, *ARCHIVE_DDL])
 
 
-def open_views(settings: Settings) -> Views:
-    """Open the views with the log key from the data directory."""
+def open_views(settings: Settings, ledger: Ledger) -> Views:
+    """Open the views (with the log key from the data directory) over the ledger's events."""
     store = open_store(settings)
     try:
         log_key = KeyPair.load(settings.keys_dir / LOG_KEY)
@@ -113,7 +117,7 @@ def open_views(settings: Settings) -> Views:
         store.close()
         raise
     tree = LogTree(store)
-    return Views(store, tree, Checkpointer(store, tree, settings.log_origin, log_key))
+    return Views(store, tree, Checkpointer(store, tree, settings.log_origin, log_key), ArchiveView(ledger, store))
 
 
 @dataclass(frozen=True)

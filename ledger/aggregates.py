@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 from keys import Department, KeyRecord, KeyRegistry, key_id_for, public_key_from_b64
 from ledger import record_doc, rules
 from ledger.catalogue import Catalogue, Item, parse_catalogue
+from ledger.identifiers import age_on
 from ledger.errors import ConflictError, ForbiddenError, RuleError, ValidationError
 from ledger.statements import CORRECTABLE, SCHEMAS, Statement, format_datetime, parse_date, parse_datetime
 
@@ -298,6 +299,8 @@ class CreditRecord(Aggregate):
                 raise RuleError(f"catalogue item {item.code} is not a {v['list']}-list item")
             if self.disclosure is not None:
                 raise ConflictError("the record is already disclosed; withdraw the disclosure first")
+            if age_on(self.subject, today) < 18:
+                raise RuleError("minors are never put on a public list (the subject is under 18)")
             months = check_disclosure(item, v, catalogue, today)
             until = disclosure_until(self.fields, item, v["list"], months, catalogue)
             self._disclosed(**entry, public_until=until.isoformat(), period_months=months)

@@ -46,6 +46,7 @@ class Catalogue:
     repair_methods: tuple[str, ...]
     objection_days: dict[str, int]
     never_collected: frozenset[str]
+    points: dict[str, Any]
     raw: dict[str, Any]
 
     def item(self, code: str) -> Item:
@@ -130,6 +131,7 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
             repair_methods=tuple(data["repair_methods"]),
             objection_days=dict(data["objection_deadline_working_days"]),
             never_collected=never,
+            points=dict(data["points"]),
             raw=data,
         )
     except (KeyError, TypeError, AttributeError) as exc:

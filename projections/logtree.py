@@ -7,6 +7,7 @@ position, in one transaction. Proofs then read O(log n) stored hashes (``ledger.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from ledger import merkle
@@ -127,6 +128,20 @@ class LogTree:
         while n := self.catch_up():
             total += n
         return total
+
+    def reset(self) -> None:
+        """Drop the stored subtrees and the position (checkpoints are kept: they are history)."""
+        with self.store.transaction() as tx:
+            tx.execute("DELETE FROM log_nodes")
+            tx.execute("DELETE FROM projection_positions WHERE name = %s", (NAME,))
+        self._known_size = 0
+
+    def digest(self) -> str:
+        """SHA-256 over every stored subtree hash in address order, and the size."""
+        h = hashlib.sha256(f"size {self.size()}\n".encode())
+        for level, idx, node in self.store.query("SELECT level, idx, hash FROM log_nodes ORDER BY level, idx"):
+            h.update(f"{level} {idx} ".encode() + bytes(node) + b"\n")
+        return h.hexdigest()
 
     def root(self, size: int) -> bytes:
         """Root hash of the first ``size`` leaves."""

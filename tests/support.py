@@ -105,3 +105,95 @@ class World:
         }
         fields.update(overrides)
         return self.signed(dept, "record.submitted", **{k: v for k, v in fields.items() if v is not None})
+
+
+def random_history(world: World, count: int, seed: int = 1) -> int:
+    """Append about ``count`` statements of every lifecycle type, chosen at random; return how many were accepted."""
+    rng = random.Random(seed)
+    depts = [world.department() for _ in range(3)]
+    window = world.department(items=[], roles=["service_window"])
+    subjects = [make_resident_id(date(1950 + rng.randrange(50), 1 + rng.randrange(12), 1 + rng.randrange(28)), rng)
+                for _ in range(max(count // 20, 10))]
+    records: list[dict[str, Any]] = []  # {id, dept, version, item, subject, disclosed, objections}
+    accepted = 0
+    batch: list[tuple[dict[str, Any], dict[str, Any] | None, str]] = []
+
+    def flush() -> None:
+        nonlocal accepted
+        outcomes = world.append(*[env for env, _, _ in batch])
+        for (env, rec, kind), outcome in zip(batch, outcomes):
+            if isinstance(outcome, Exception):
+                continue
+            accepted += 1
+            st = env["statement"]
+            if kind == "submit":
+                records.append({"id": st["id"], "dept": rec, "version": 1, "item": st["item"],
+                                "subject": st["subject"], "disclosed": False, "objections": []})
+                continue
+            assert rec is not None
+            rec["version"] += 1
+            if kind == "disclose":
+                rec["disclosed"] = True
+            elif kind == "withdraw":
+                rec["disclosed"] = False
+            elif kind == "object":
+                rec["objections"].append(st["id"])
+            elif kind == "resolve":
+                rec["objections"].remove(st["objection_id"])
+        batch.clear()
+
+    items = ["food_drug.serious", "food_drug.general", "food_drug.minor", "food_drug.commendation", "food_drug.licence"]
+    for n in range(count):
+        roll = rng.random()
+        if roll < 0.4 or len(records) < 20:
+            dept = rng.choice(depts)
+            item = rng.choice(items)
+            decided = now().date() - timedelta(days=rng.randrange(5, 1500))
+            extra: dict[str, Any] = {}
+            if rng.random() < 0.2:
+                extra["behaviour_end"] = (decided - timedelta(days=rng.randrange(0, 2500))).isoformat()
+            batch.append((world.submission(dept, item=item, subject=rng.choice(subjects),
+                                           decision_date=decided.isoformat(), **extra), dept, "submit"))
+        else:
+            rec = rng.choice(records)
+            dept = rec["dept"]
+            rid = rec["id"]
+            r = rng.random()
+            if r < 0.25:
+                env = world.signed(dept, "record.corrected", record_id=rid, record_version=rec["version"],
+                                   changes={"summary": f"corrected {n}"}, reason="review")
+                kind = "correct"
+            elif r < 0.45:
+                listing = "red" if rec["item"].endswith("commendation") else "black"
+                env = world.signed(dept, "record.disclosed", record_id=rid, list=listing,
+                                   notice_served_at=now().date().isoformat())
+                kind = "disclose"
+            elif r < 0.5:
+                env = world.signed(dept, "record.disclosure_withdrawn", record_id=rid, reason="review")
+                kind = "withdraw"
+            elif r < 0.62:
+                env = world.signed(dept, "record.repaired", record_id=rid, method=rng.choice(["fulfilment", "donation"]),
+                                   proof_reference="p", commitment_reference="c")
+                kind = "repair"
+            elif r < 0.68:
+                env = world.signed(dept, "record.revoked", record_id=rid, reason="annulled", annulling_document="d")
+                kind = "revoke"
+            elif r < 0.82:
+                env = world.signed(window, "objection.filed", record_id=rid, subject=rec["subject"], grounds="g",
+                                   needs_verification=rng.random() < 0.5)
+                kind = "object"
+            elif r < 0.92 and rec["objections"]:
+                env = world.signed(dept, "objection.resolved", record_id=rid, objection_id=rec["objections"][0],
+                                   outcome=rng.choice(["upheld", "upheld", "corrected", "revoked"]), reason="checked")
+                kind = "resolve"
+            else:
+                env = world.signed(window, "statement.added", record_id=rid, subject=rec["subject"], text="my side")
+                kind = "note"
+            batch.append((env, rec, kind))
+            # statements on one record within one batch would race on versions: flush often
+            if kind in ("correct", "resolve"):
+                flush()
+        if len(batch) >= 200:
+            flush()
+    flush()
+    return accepted

@@ -110,7 +110,7 @@ def audit(world: World, *extra: str) -> int:
 
 def prepare(world: World, n: int = 30) -> None:
     fill(world, n)
-    views = open_views(world.settings)
+    views = open_views(world.settings, world.ledger)
     try:
         views.tree.catch_up_all()
         views.checkpointer.make()
@@ -127,7 +127,7 @@ def test_audit_verify_live_and_bundle(world, tmp_path, capsys, monkeypatch):
     assert cli(["export", "--data", str(world.settings.data_dir), "--out", str(bundle)]) == 0
     capsys.readouterr()
     key = world.settings.keys_dir / "authority.pub"
-    views = open_views(world.settings)
+    views = open_views(world.settings, world.ledger)
     verifier = views.checkpointer.verifier_key
     views.close()
     assert cli(["audit", "verify", "--bundle", str(bundle), "--authority-key", str(key),
@@ -239,7 +239,7 @@ def test_forked_checkpoint_is_detected(world, capsys, monkeypatch):
     """A checkpoint signed with the log key over another history is not consistent with the ledger."""
     _env(monkeypatch, world)
     prepare(world, 10)
-    views = open_views(world.settings)
+    views = open_views(world.settings, world.ledger)
     try:
         size = views.tree.size()
         forged_root = merkle.leaf_hash(b"another history")
@@ -261,7 +261,7 @@ def test_forked_checkpoint_is_detected(world, capsys, monkeypatch):
 def test_checkpoint_beyond_the_ledger_is_detected(world, capsys, monkeypatch):
     _env(monkeypatch, world)
     prepare(world, 5)
-    views = open_views(world.settings)
+    views = open_views(world.settings, world.ledger)
     try:
         size = views.tree.size() + 100
         note = sign_note(format_checkpoint(views.checkpointer.origin, size, merkle.leaf_hash(b"x")),

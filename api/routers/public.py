@@ -1,0 +1,60 @@
+"""``/v1/public/lists``: the red and black lists, masked, within their disclosure windows; anonymous."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import date, datetime, timezone
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from api.deps import ViewsDep
+from api.routers.log import RangeError
+
+router = APIRouter(prefix="/v1/public/lists", tags=["public lists"])
+DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+@router.get(
+    "/{listing}",
+    summary="A public list (black: serious untrustworthy; red: trustworthy), one page",
+    description=(
+        "Entries on the list today: masked name and ID number, category, reason, legal basis, deciding authority "
+        "and its code, document number, decision date and the date publication ends. Minors are never listed; "
+        "entries leave at expiry, repair, revocation or correction away. Newest decisions first; pass "
+        "`next_cursor` back as `cursor` for the next page. Answers carry an `ETag` (send `If-None-Match`)."
+    ),
+)
+async def public_list(
+    listing: Literal["black", "red"],
+    request: Request,
+    views: ViewsDep,
+    field: Annotated[str | None, Query(max_length=64, description="catalogue field code, e.g. food_drug")] = None,
+    authority: Annotated[str | None, Query(pattern=r"^[0-9A-Z]{18}$", description="deciding department's code")] = None,
+    decided_from: Annotated[str | None, Query(alias="from", pattern=DATE)] = None,
+    decided_to: Annotated[str | None, Query(alias="to", pattern=DATE)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Response:
+    today = datetime.now(timezone.utc).date()
+    for value in (decided_from, decided_to):
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise RangeError(f"{value} is not a real date") from None
+    try:
+        entries, next_cursor = await asyncio.to_thread(
+            views.archive.public_list, listing, today, field=field, authority=authority,
+            decided_from=decided_from, decided_to=decided_to, cursor=cursor, limit=limit)
+    except ValueError as exc:
+        raise RangeError(str(exc)) from None
+    body = orjson.dumps({"list": listing, "as_of": today.isoformat(), "entries": entries, "next_cursor": next_cursor})
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)

@@ -1,0 +1,88 @@
+"""Reading a person's archive on a given day: statuses, integrity points, grade and flags. Pure.
+
+Points (诚信积分, exploratory in the source policy) follow the catalogue's ``points`` rule: a base, plus
+a fixed amount for every record that is shareable on the day (not expired, repaired or revoked):
+negative records by severity, positive records by one amount. Every point is listed with the record
+it comes from. The grade is the first threshold the total reaches.
+
+Flags: ``green_channel`` (绿色通道): no shareable negative record decided in the last N years (N from
+the catalogue, 3); ``key_supervision`` (重点监管): a shareable serious negative record in a field the
+catalogue marks for key supervision. Neither is ever public.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from ledger import record_doc, rules
+from ledger.identifiers import age_on, mask_name, mask_resident_id
+
+
+def summarize(docs: list[dict[str, Any]], today: date, points_rule: dict[str, Any]) -> dict[str, Any]:
+    """The archive view of one subject's records on ``today``."""
+    day = today.isoformat()
+    records = []
+    contributions = []
+    total = int(points_rule["base"])
+    green_since = rules.add_years(today, -int(points_rule.get("green_channel_years", 3))).isoformat()
+    green = True
+    key_supervision = False
+    for doc in sorted(docs, key=lambda d: (d["fields"].get("decision_date", ""), d["record_id"])):
+        state = record_doc.status(doc, day)
+        cat = doc["catalogue"]
+        objections = [
+            {"id": oid, **o, "overdue": o["resolved"] is None and day > o["deadline"]}
+            for oid, o in doc["objections"].items()
+        ]
+        records.append({**doc, "status": state, "objections": objections})
+        if not record_doc.shareable(doc, day):
+            continue
+        if cat["kind"] == "negative":
+            delta = int(points_rule["negative"][cat["severity"]])
+            if doc["fields"]["decision_date"] >= green_since:
+                green = False
+            if cat["severity"] == "serious" and cat.get("key_supervision"):
+                key_supervision = True
+        elif cat["kind"] == "positive":
+            delta = int(points_rule["positive"])
+        else:
+            continue
+        total += delta
+        contributions.append({"record_id": doc["record_id"], "item": doc["item"], "points": delta})
+    grade = next(g["grade"] for g in points_rule["grades"] if g["min"] is None or total >= g["min"])
+    return {
+        "records": records,
+        "points": {"base": int(points_rule["base"]), "total": total, "grade": grade, "from": contributions},
+        "green_channel": green,
+        "key_supervision": key_supervision,
+        "as_of_day": day,
+    }
+
+
+def is_minor_at_listing(doc: dict[str, Any]) -> bool:
+    """The subject was under 18 on the day the record was disclosed."""
+    disclosed = doc["disclosure"]["disclosed_at"][:10]
+    return age_on(doc["subject"], date.fromisoformat(disclosed)) < 18
+
+
+def public_entry(doc: dict[str, Any], authority_name: str) -> dict[str, Any]:
+    """The masked public-list entry of a disclosed record (DOMAIN.md's public fields, nothing else)."""
+    d = doc["disclosure"]
+    f = doc["fields"]
+    return {
+        "entry_id": doc["record_id"],
+        "list": d["list"],
+        "name": mask_name(f["subject_name"]),
+        "id_number": mask_resident_id(doc["subject"]),
+        "category": doc["catalogue"].get("title", doc["item"]),
+        "field": doc["catalogue"].get("field"),
+        "reason": f["summary"],
+        "legal_basis": f["legal_basis"],
+        "authority": {"name": authority_name, "code": doc["issuer"]},
+        "document_number": f["document_number"],
+        "decision_date": f["decision_date"],
+        "public_until": d["public_until"],
+        "exit_conditions": d.get("exit_conditions"),
+        "remedies": d.get("remedies"),
+    }

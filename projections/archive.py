@@ -1,0 +1,279 @@
+"""The archive projection: every record's document, per subject, and the public red and black lists.
+
+Built from the ledger's events alone, applied exactly once: each batch writes its rows and its
+position in one transaction. The same event-applying code serves the live view (rows in the
+database) and as-of replays (documents in memory, up to a ledger position), so an auditor's "as of"
+answer is computed the same way as the live one, without touching the live view.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import date
+from typing import Any
+
+import orjson
+
+from ledger import record_doc
+from ledger.application import Ledger
+from ledger.archive_rules import is_minor_at_listing, public_entry, summarize
+from projections.logtree import get_position, set_position
+from projections.store import Store, Tx
+
+NAME = "archive"
+LISTS = ("black", "red")
+SQLITE_DDL = [
+    "CREATE TABLE IF NOT EXISTS archive_records (record_id TEXT PRIMARY KEY, subject TEXT NOT NULL,"
+    " issuer TEXT NOT NULL, field TEXT, kind TEXT NOT NULL, list TEXT, public_until TEXT,"
+    " decision_date TEXT NOT NULL, minor INTEGER NOT NULL, repaired INTEGER NOT NULL, revoked INTEGER NOT NULL,"
+    " doc TEXT NOT NULL, position INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS archive_records_subject ON archive_records (subject)",
+    "CREATE INDEX IF NOT EXISTS archive_records_list ON archive_records (list, decision_date, record_id)",
+    "CREATE TABLE IF NOT EXISTS view_departments (code TEXT PRIMARY KEY, name TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS view_catalogues (version INTEGER PRIMARY KEY, doc TEXT NOT NULL)",
+]
+TABLES = ("archive_records", "view_departments", "view_catalogues")
+
+
+def dumps(doc: Any) -> str:
+    """Deterministic JSON text of a document (sorted keys)."""
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+
+
+class Model:
+    """Applies ledger events to documents held by a sink (database batch or memory)."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.departments: dict[str, str] = {}
+        self.catalogues: dict[int, dict[str, Any]] = {}
+        self.changed: set[str] = set()
+
+    def load(self, record_id: str) -> dict[str, Any] | None:
+        """Fetch a document not yet in memory (memory model: none)."""
+        return None
+
+    def apply(self, event: Any) -> None:
+        """Apply one decoded domain event."""
+        owner, _, name = type(event).__qualname__.rpartition(".")
+        if owner == "Authority":
+            s = orjson.loads(event.statement)
+            if s["type"] == "department.registered":
+                self.departments[s["department"]] = s["name"]
+            elif s["type"] == "catalogue.published":
+                self.catalogues[int(s["version"])] = s["catalogue"]
+            return
+        if owner != "CreditRecord":
+            return
+        s = orjson.loads(event.statement)
+        record_id = s["id"] if name == "Submitted" else s["record_id"]
+        doc = self.docs.get(record_id)
+        if doc is None and name != "Submitted":
+            doc = self.load(record_id)
+        attrs = {k: getattr(event, k) for k in ("recorded_at", "item", "expires_on", "public_until",
+                                                 "period_months", "deadline") if hasattr(event, k)}
+        self.docs[record_id] = record_doc.reduce(doc, name, s, attrs)
+        self.changed.add(record_id)
+
+    # Reading (memory).
+
+    def points_rule(self) -> dict[str, Any]:
+        return self.catalogues[max(self.catalogues)]["points"]
+
+    def archive(self, subject: str, today: date) -> dict[str, Any]:
+        docs = [d for d in self.docs.values() if d["subject"] == subject]
+        return summarize(docs, today, self.points_rule())
+
+    def public_list(self, listing: str, today: date) -> list[dict[str, Any]]:
+        day = today.isoformat()
+        black_subjects = {d["subject"] for d in self.docs.values() if _on_list(d, "black", day)}
+        entries = [
+            d for d in self.docs.values()
+            if _on_list(d, listing, day) and not (listing == "red" and d["subject"] in black_subjects)
+        ]
+        entries.sort(key=lambda d: d["record_id"])
+        entries.sort(key=lambda d: d["fields"]["decision_date"], reverse=True)  # stable: ids stay ascending
+        return [public_entry(d, self.departments.get(d["issuer"], "")) for d in entries]
+
+
+def _on_list(doc: dict[str, Any], listing: str, day: str) -> bool:
+    d = doc["disclosure"]
+    return (d is not None and d["list"] == listing and doc["revoked"] is None and doc["repaired"] is None
+            and d["public_until"] > day and not is_minor_at_listing(doc))
+
+
+def _row(doc: dict[str, Any], position: int) -> tuple[Any, ...]:
+    d = doc["disclosure"]
+    return (
+        doc["record_id"], doc["subject"], doc["issuer"], doc["catalogue"].get("field"), doc["catalogue"]["kind"],
+        d["list"] if d else None, d["public_until"] if d else None, doc["fields"]["decision_date"],
+        int(bool(d) and is_minor_at_listing(doc)), int(doc["repaired"] is not None), int(doc["revoked"] is not None),
+        dumps(doc), position,
+    )
+
+
+class _DbModel(Model):
+    def __init__(self, tx: Tx) -> None:
+        super().__init__()
+        self.tx = tx
+
+    def load(self, record_id: str) -> dict[str, Any] | None:
+        rows = self.tx.execute("SELECT doc FROM archive_records WHERE record_id = %s", (record_id,))
+        return orjson.loads(rows[0][0]) if rows else None
+
+
+class ArchiveView:
+    """The live archive and lists, kept up to date by ``catch_up``."""
+
+    def __init__(self, ledger: Ledger, store: Store) -> None:
+        self.ledger = ledger
+        self.store = store
+
+    def position(self) -> int:
+        return get_position(self.store, NAME)
+
+    def catch_up(self, batch: int = 1000) -> int:
+        """Apply up to ``batch`` new events; rows and position in one transaction."""
+        with self.store.transaction() as tx:
+            position = get_position(tx, NAME)
+            notifications = self.ledger.recorder.select_notifications(
+                start=position, limit=batch, inclusive_of_start=False)
+            if not notifications:
+                return 0
+            model = _DbModel(tx)
+            for n in notifications:
+                model.apply(self.ledger.mapper.to_domain_event(n))
+            last = notifications[-1].id
+            self._write(tx, model, last)
+            set_position(tx, NAME, last)
+            return len(notifications)
+
+    def catch_up_all(self) -> int:
+        total = 0
+        while n := self.catch_up():
+            total += n
+        return total
+
+    @staticmethod
+    def _write(tx: Tx, model: Model, position: int) -> None:
+        if model.changed:
+            tx.executemany(
+                "INSERT INTO archive_records (record_id, subject, issuer, field, kind, list, public_until, decision_date,"
+                " minor, repaired, revoked, doc, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (record_id) DO UPDATE SET subject = excluded.subject, issuer = excluded.issuer,"
+                " field = excluded.field, kind = excluded.kind, list = excluded.list,"
+                " public_until = excluded.public_until, decision_date = excluded.decision_date,"
+                " minor = excluded.minor, repaired = excluded.repaired, revoked = excluded.revoked,"
+                " doc = excluded.doc, position = excluded.position",
+                [_row(model.docs[r], position) for r in sorted(model.changed)],
+            )
+        if model.departments:
+            tx.executemany(
+                "INSERT INTO view_departments (code, name) VALUES (%s, %s)"
+                " ON CONFLICT (code) DO UPDATE SET name = excluded.name", sorted(model.departments.items()))
+        if model.catalogues:
+            tx.executemany(
+                "INSERT INTO view_catalogues (version, doc) VALUES (%s, %s)"
+                " ON CONFLICT (version) DO UPDATE SET doc = excluded.doc",
+                [(v, dumps(doc)) for v, doc in sorted(model.catalogues.items())])
+
+    def reset(self) -> None:
+        """Drop every row and the position (``rebuild`` then catches up from the first event)."""
+        with self.store.transaction() as tx:
+            for table in TABLES:
+                tx.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            tx.execute("DELETE FROM projection_positions WHERE name = %s", (NAME,))
+
+    def digest(self) -> str:
+        """SHA-256 over the view's whole content in key order, and its position."""
+        h = hashlib.sha256()
+        h.update(f"position {self.position()}\n".encode())
+        for rid, doc in self.store.query("SELECT record_id, doc FROM archive_records ORDER BY record_id"):
+            h.update(f"{rid} {doc}\n".encode())
+        for code, name in self.store.query("SELECT code, name FROM view_departments ORDER BY code"):
+            h.update(f"dept {code} {name}\n".encode())
+        for version, doc in self.store.query("SELECT version, doc FROM view_catalogues ORDER BY version"):
+            h.update(f"catalogue {version} {doc}\n".encode())
+        return h.hexdigest()
+
+    # Reading (live).
+
+    def points_rule(self) -> dict[str, Any]:
+        rows = self.store.query("SELECT doc FROM view_catalogues ORDER BY version DESC LIMIT 1")
+        if not rows:
+            raise LookupError("no catalogue has been projected yet")
+        return orjson.loads(rows[0][0])["points"]
+
+    def documents(self, subject: str) -> list[dict[str, Any]]:
+        return [orjson.loads(d) for (d,) in self.store.query(
+            "SELECT doc FROM archive_records WHERE subject = %s ORDER BY record_id", (subject,))]
+
+    def archive(self, subject: str, today: date) -> dict[str, Any]:
+        """A subject's archive on ``today`` (statuses, points, flags)."""
+        return summarize(self.documents(subject), today, self.points_rule())
+
+    def public_list(
+        self, listing: str, today: date, *, field: str | None = None, authority: str | None = None,
+        decided_from: str | None = None, decided_to: str | None = None, cursor: str | None = None, limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a public list on ``today``, newest decisions first; returns (entries, next cursor)."""
+        day = today.isoformat()
+        active = "list = %s AND revoked = 0 AND repaired = 0 AND minor = 0 AND public_until > %s"
+        where = [active]
+        params: list[Any] = [listing, day]
+        if listing == "red":
+            where.append(f"subject NOT IN (SELECT subject FROM archive_records WHERE {active})")
+            params += ["black", day]
+        for clause, value in (("field = %s", field), ("issuer = %s", authority),
+                              ("decision_date >= %s", decided_from), ("decision_date <= %s", decided_to)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if cursor is not None:
+            last_date, last_id = decode_cursor(cursor)
+            where.append("(decision_date < %s OR (decision_date = %s AND record_id > %s))")
+            params += [last_date, last_date, last_id]
+        rows = self.store.query(
+            "SELECT a.doc, d.name FROM archive_records a LEFT JOIN view_departments d ON d.code = a.issuer WHERE "
+            + " AND ".join(where) + " ORDER BY decision_date DESC, record_id ASC LIMIT %s", (*params, limit + 1))
+        docs = [(orjson.loads(doc), name or "") for doc, name in rows]
+        more = len(docs) > limit
+        docs = docs[:limit]
+        entries = [public_entry(doc, name) for doc, name in docs]
+        next_cursor = encode_cursor(docs[-1][0]["fields"]["decision_date"], docs[-1][0]["record_id"]) if more else None
+        return entries, next_cursor
+
+
+def encode_cursor(decision_date: str, record_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{decision_date}|{record_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        day, rid = text.split("|")
+        date.fromisoformat(day)
+        return day, rid
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("cursor is not one this service gave out") from None
+
+
+def replay(ledger: Ledger, upto_position: int | None, batch: int = 2000) -> Model:
+    """Documents as of a ledger position (None: everything), in memory, from the events alone."""
+    model = Model()
+    position = 0
+    while True:
+        notifications = ledger.recorder.select_notifications(
+            start=position, limit=batch, stop=upto_position, inclusive_of_start=False)
+        for n in notifications:
+            model.apply(ledger.mapper.to_domain_event(n))
+        if len(notifications) < batch:
+            return model
+        position = notifications[-1].id
+
+
+def position_at(store: Store, when: str) -> int:
+    """The last ledger position recorded at or before ``when`` (RFC 3339 UTC), 0 if none."""
+    rows = store.query("SELECT MAX(notification_id) FROM ledger_entries WHERE recorded_at <= %s", (when,))
+    return int(rows[0][0] or 0)
