@@ -281,10 +281,11 @@ def cmd_project(args: argparse.Namespace) -> int:
             worker.start()
             stop.wait()
             worker.stop()
+        print(f"archive at position {views.archive.position()}, log tree at {views.tree.size()} leaves",
+              file=sys.stderr)
     finally:
         views.close()
         ledger.close()
-    print(f"archive at position {views.archive.position()}, log tree at {views.tree.size()} leaves", file=sys.stderr)
     return 0
 
 
