@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import health, log, public, statements
+from api.routers import health, log, public, queries, statements
 from api.runtime import open_ledger, open_views
 from api.settings import Settings
 from ledger.committer import GroupCommitter
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     app.include_router(statements.router)
+    app.include_router(queries.router)
     app.include_router(log.router)
     app.include_router(public.router)
     return app

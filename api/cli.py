@@ -104,19 +104,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
     body = _read_json(args.envelope)
     batch = isinstance(body, list)
     url = args.url.rstrip("/") + ("/v1/statements/batch" if batch else "/v1/statements")
-    payload = json.dumps({"envelopes": body} if batch else body, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(url, data=payload, headers={"Content-Type": "application/json"}, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=args.timeout) as response:
-            answer = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            problem = json.loads(exc.read())
-            raise CLIError(f"refused ({exc.code} {problem.get('type', '')}): {problem.get('detail', problem.get('title'))}") from None
-        except (ValueError, AttributeError):
-            raise CLIError(f"refused: HTTP {exc.code}") from None
-    except urllib.error.URLError as exc:
-        raise CLIError(f"cannot reach {url}: {exc.reason}") from None
+    status, answer = _post(url, {"envelopes": body} if batch else body, args.timeout)
+    if status >= 400:
+        raise CLIError(f"refused ({status} {answer.get('type', '')}): {answer.get('detail', answer.get('title'))}")
     print(json.dumps(answer, ensure_ascii=False))
     if batch and answer.get("refused"):
         return 1
@@ -296,7 +286,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     ledger = open_ledger(settings)
     views = open_views(settings, ledger)
     try:
-        targets = {"archive": views.archive, "log_tree": views.tree}
+        targets = {"archive": views.archive, "access_log": views.access_log, "log_tree": views.tree}
         for name in ([args.view] if args.view != "all" else list(targets)):
             view = targets[name]
             view.catch_up_all()
@@ -311,6 +301,46 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     finally:
         views.close()
         ledger.close()
+    return 0
+
+
+def _post(url: str, body: Any, timeout: float) -> tuple[int, Any]:
+    payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    request = urllib.request.Request(url, data=payload, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            return exc.code, json.loads(exc.read())
+        except ValueError:
+            return exc.code, {"detail": f"HTTP {exc.code}"}
+    except urllib.error.URLError as exc:
+        raise CLIError(f"cannot reach {url}: {exc.reason}") from None
+
+
+def cmd_access_report(args: argparse.Namespace) -> int:
+    from keys import KeyPair
+    from ledger.statements import format_datetime, make_envelope
+
+    pair = KeyPair.load(Path(args.key))
+    filters = {k: v for k, v in (("from", args.start), ("to", args.end)) if v}
+    statement = {
+        "type": "query.requested", "id": str(uuid.uuid4()), "issuer": args.issuer,
+        "issued_at": format_datetime(datetime.now(timezone.utc)), "operator": args.operator,
+        "purpose": "privacy_review", "legal_basis": args.legal_basis, "scope": "review_report",
+        **({"filters": filters} if filters else {}),
+    }
+    status, body = _post(args.url.rstrip("/") + "/v1/queries", make_envelope(statement, pair.key_id, pair.sign),
+                         args.timeout)
+    if status != 200:
+        raise CLIError(f"refused ({status} {body.get('type', '')}): {body.get('detail', body.get('title'))}")
+    data = body["data"]
+    print(f"review of {data['from']} to {data['to']} (this read is leaf {body['receipt']['leaf_index']} of the ledger)")
+    for f in data["findings"]:
+        print(f"- {f['rule']}: {f['summary']} (queries {', '.join(f['query_ids'])})")
+    if not data["findings"]:
+        print("no findings")
     return 0
 
 
@@ -348,13 +378,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info")
     p.set_defaults(func=cmd_serve)
 
+    p = sub.add_parser("access-report", help="the privacy officer's review report (itself a logged query)")
+    p.add_argument("--key", required=True, help="the privacy officer department's private key")
+    p.add_argument("--issuer", required=True, help="the privacy officer department's code")
+    p.add_argument("--operator", required=True, help="the staff id of the person reading")
+    p.add_argument("--legal-basis", default="Shandong Social Credit Regulation art. 22 (query review)")
+    p.add_argument("--from", dest="start", help="RFC 3339 UTC start (default: 7 days before --to)")
+    p.add_argument("--to", dest="end", help="RFC 3339 UTC end (default: now)")
+    p.add_argument("--url", default=os.environ.get("CREDIT_LEDGER_URL", "http://127.0.0.1:8000"))
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.set_defaults(func=cmd_access_report)
+
     p = sub.add_parser("project", help="run the projections as a separate worker process")
     p.add_argument("--data", help="data directory (default ./ledger-data or CREDIT_LEDGER_DATA_DIR)")
     p.add_argument("--once", action="store_true", help="catch up once and exit")
     p.set_defaults(func=cmd_project)
 
     p = sub.add_parser("rebuild", help="drop a view, rebuild it from the events, compare digests")
-    p.add_argument("view", nargs="?", default="all", choices=["all", "archive", "log_tree"])
+    p.add_argument("view", nargs="?", default="all", choices=["all", "archive", "access_log", "log_tree"])
     p.add_argument("--data", help="data directory (default ./ledger-data or CREDIT_LEDGER_DATA_DIR)")
     p.set_defaults(func=cmd_rebuild)
 

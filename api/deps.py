@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.runtime import Views
+from projections.answers import Answers
 from api.settings import Settings
 from ledger.application import Ledger
 from ledger.committer import GroupCommitter
@@ -32,7 +33,13 @@ async def get_views(request: Request) -> Views:
     return request.app.state.views
 
 
+async def get_answers(request: Request) -> Answers:
+    """What accepted queries read (a dependency, so tests can make it fail)."""
+    return request.app.state.views.answers
+
+
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 CommitterDep = Annotated[GroupCommitter, Depends(get_committer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ViewsDep = Annotated[Views, Depends(get_views)]
+AnswersDep = Annotated[Answers, Depends(get_answers)]

@@ -130,3 +130,26 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: RECEIPT_RESPONSES[400], 413: RECEIPT_RESPONSES[413], 415: RECEIPT_RESPONSES[415],
     503: RECEIPT_RESPONSES[503],
 }
+
+QUERY_EXAMPLE: dict[str, Any] = {
+    "statement": {
+        "type": "query.requested", "id": "8d3c2a10-4b6e-4f7a-9c1d-0e2f3a4b5c6d", "issuer": "91370200MA3C00001N",
+        "issued_at": "2026-03-02T09:00:00Z", "operator": "staff-0042", "subject": "11010519491231002X",
+        "purpose": "administrative_licensing", "legal_basis": "Administrative Licensing Law art. 31",
+        "scope": "archive",
+    },
+    "key_id": "ed25519:5c1c3f2d0b8a4e6f9a7b3c2d1e0f4a5b",
+    "signature": "base64 Ed25519 signature over the RFC 8785 bytes of statement",
+}
+QUERY_BODY: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": ENVELOPE_SCHEMA,
+                                                                         "example": QUERY_EXAMPLE}}}
+}
+QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Recorded, then answered", "content": {"application/json": {"schema": {
+        "type": "object", "required": ["receipt", "data"],
+        "properties": {"receipt": RECEIPT_SCHEMA, "data": {"type": "object"}}}}}},
+    403: {"description": "Recorded as refused (the problem carries the receipt), or not permitted",
+          "content": _problem("query-refused", 403, "purpose other_management needs a written justification")},
+    **{k: v for k, v in RECEIPT_RESPONSES.items() if k in (400, 401, 413, 415, 422, 503)},
+}

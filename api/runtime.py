@@ -20,6 +20,9 @@ from ledger.catalogue import shipped_catalogue_document
 from ledger.genesis import AUTHORITY_CODE, genesis_envelopes
 from ledger.statements import parse_envelope
 from projections.checkpoints import Checkpointer
+from projections.access_log import SQLITE_DDL as ACCESS_LOG_DDL
+from projections.access_log import AccessLogView
+from projections.answers import Answers
 from projections.archive import SQLITE_DDL as ARCHIVE_DDL
 from projections.archive import ArchiveView
 from projections.logtree import SQLITE_DDL as LOG_DDL
@@ -88,11 +91,13 @@ class Views:
     tree: LogTree
     checkpointer: Checkpointer
     archive: ArchiveView
+    access_log: AccessLogView
+    answers: Answers
 
     def worker(self, settings: Settings) -> ProjectionWorker:
         """A worker keeping the views caught up and checkpointing."""
         return ProjectionWorker(
-            [self.tree.catch_up, self.archive.catch_up], poll_seconds=min(settings.projection_poll_seconds, settings.checkpoint_interval_seconds),
+            [self.tree.catch_up, self.archive.catch_up, self.access_log.catch_up], poll_seconds=min(settings.projection_poll_seconds, settings.checkpoint_interval_seconds),
             periodic=[(settings.checkpoint_interval_seconds, self.checkpointer.make)],
         )
 
@@ -105,7 +110,7 @@ def open_store(settings: Settings) -> Store:
     if settings.database_url:
         return PostgresStore(settings.database_url, settings.database_schema)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SQLiteStore(settings.sqlite_path, [*LOG_DDL, *ARCHIVE_DDL])
+    return SQLiteStore(settings.sqlite_path, [*LOG_DDL, *ARCHIVE_DDL, *ACCESS_LOG_DDL])
 
 
 def open_views(settings: Settings, ledger: Ledger) -> Views:
@@ -117,7 +122,10 @@ def open_views(settings: Settings, ledger: Ledger) -> Views:
         store.close()
         raise
     tree = LogTree(store)
-    return Views(store, tree, Checkpointer(store, tree, settings.log_origin, log_key), ArchiveView(ledger, store))
+    archive = ArchiveView(ledger, store)
+    access_log = AccessLogView(ledger, store)
+    return Views(store, tree, Checkpointer(store, tree, settings.log_origin, log_key), archive, access_log,
+                 Answers(ledger, store, archive, access_log))
 
 
 @dataclass(frozen=True)

@@ -351,6 +351,21 @@ class CreditRecord(Aggregate):
             raise ValidationError(f"{stmt.type} is not a record lifecycle statement")
 
 
+class Query(Aggregate):
+    """A query of personal data, recorded before any data is returned, with the ledger's decision."""
+
+    class Requested(Aggregate.Created):
+        statement: str
+        key_id: str
+        signature: str
+        recorded_at: str
+        outcome: dict[str, Any]
+
+    @event(Requested)
+    def __init__(self, statement: str, key_id: str, signature: str, recorded_at: str, outcome: dict[str, Any]) -> None:
+        self.outcome = outcome
+
+
 def item_snapshot(item: Item, catalogue: Catalogue) -> dict[str, Any]:
     """The catalogue facts about an item that views need, frozen into the Submitted event."""
     field_info = catalogue.fields.get(item.field or "", {})

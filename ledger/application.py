@@ -22,8 +22,9 @@ from eventsourcing.persistence import IntegrityError
 
 from keys import KeyError_, SignatureError, key_id_for, verify_signature
 from keys.errors import KeyNotValidError, UnknownKeyError
+from ledger import queries
 from ledger.aggregates import (
-    AUTHORITY_ID, Authority, CreditRecord, check_details, check_record_dates, entry_fields, expires_on, item_snapshot,
+    AUTHORITY_ID, Authority, CreditRecord, Query, check_details, check_record_dates, entry_fields, expires_on, item_snapshot,
 )
 from ledger.entries import entry_leaf_hash
 from ledger.errors import (
@@ -43,13 +44,17 @@ class Receipt:
     leaf_index: int
     recorded_at: str
     replay: bool = False
+    outcome: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (``replay`` is left out: a replay's answer equals the original)."""
-        return {
+        body: dict[str, Any] = {
             "statement_id": str(self.statement_id), "type": self.type, "position": self.position,
             "leaf_index": self.leaf_index, "recorded_at": self.recorded_at,
         }
+        if self.outcome is not None:
+            body["outcome"] = self.outcome
+        return body
 
 
 Outcome = Receipt | LedgerError
@@ -155,17 +160,22 @@ class Ledger(Application[UUID]):
                         raise ConflictError(f"statement id {st.id} is used twice in this batch with other content")
                     continue
                 self._check_clock(st, now)
+                outcome = None
                 if st.type in AUTHORITY_TYPES:
                     if authority is base_authority and authority is not None:
                         authority = copy.deepcopy(base_authority)
                     authority, agg = self._decide_authority(authority, env, now)
+                elif st.type == "query.requested":
+                    agg = self._decide_query(authority, env, now)
+                    outcome = agg.outcome
                 else:
                     agg = self._decide_record(authority, env, now, touched)
                 touched[agg.id] = agg
                 leaf = entry_fields(st, env.key_id, env.signature, now)
                 rows[(agg.id, agg.version)] = EntryRow(
                     statement_id=st.id, statement_digest=st.digest, recorded_at=leaf["recorded_at"],
-                    leaf_hash=entry_leaf_hash(st.canonical, env.key_id, env.signature, leaf["recorded_at"]),
+                    leaf_hash=entry_leaf_hash(st.canonical, env.key_id, env.signature, leaf["recorded_at"], outcome),
+                    outcome=outcome,
                 )
                 first[st.id] = i
             except LedgerError as exc:
@@ -202,7 +212,8 @@ class Ledger(Application[UUID]):
             if o is None:
                 st = envs[i].statement
                 row = found[st.id]
-                o = Receipt(st.id, st.type, row.position, row.leaf_index, row.recorded_at, replay=st.id in answered)
+                o = Receipt(st.id, st.type, row.position, row.leaf_index, row.recorded_at, replay=st.id in answered,
+                            outcome=row.outcome)
                 answered.add(st.id)
             result.append(o)
         return result
@@ -212,7 +223,8 @@ class Ledger(Application[UUID]):
             raise ConflictError(
                 f"statement id {st.id} is already in the ledger (leaf {prior.leaf_index}) with other content"
             )
-        return Receipt(st.id, st.type, prior.position, prior.leaf_index, prior.recorded_at, replay=True)
+        return Receipt(st.id, st.type, prior.position, prior.leaf_index, prior.recorded_at, replay=True,
+                       outcome=prior.outcome)
 
     def _check_clock(self, st: Statement, now: datetime) -> None:
         if st.issued_at > now + self.max_clock_skew:
@@ -256,6 +268,18 @@ class Ledger(Application[UUID]):
                 raise RuleError("the authority must first register its own key")
         authority.decide(st, entry)
         return authority, authority
+
+    def _decide_query(self, authority: Authority | None, env: Envelope, now: datetime) -> Query:
+        st = env.statement
+        if authority is None or authority.catalogue is None:
+            raise RuleError("the ledger is not initialised: no authority or catalogue yet")
+        self._verify(env, authority)
+        dept = authority.registry.departments.get(st.issuer)
+        if dept is None:
+            raise ForbiddenError(f"department {st.issuer} is not registered")
+        queries.check_shape(st)
+        outcome = queries.decide(dept, st, now, self.max_clock_skew)
+        return Query._create(Query.Requested, id=st.id, outcome=outcome, **entry_fields(st, env.key_id, env.signature, now))
 
     def _decide_record(
         self, authority: Authority | None, env: Envelope, now: datetime, touched: dict[UUID, Aggregate]

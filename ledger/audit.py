@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import orjson
 
 from keys import Department, KeyError_, KeyRecord, KeyRegistry, key_id_for, public_key_from_b64, verify_signature
+from ledger import queries
 from ledger.canonical import canonical_bytes
 from ledger.entries import entry_bytes
 from ledger.errors import LedgerError
@@ -40,6 +42,7 @@ class AuditEntry:
     signature: str
     recorded_at: str
     stored_leaf_hash: bytes | None = None
+    outcome: dict | None = None  # type: ignore[type-arg]
 
 
 class AuditFailure(Exception):
@@ -122,15 +125,19 @@ class Auditor:
         except (orjson.JSONDecodeError, LedgerError) as exc:
             raise AuditFailure(where, f"statement does not parse: {exc}") from None
         where = f"{where}, statement {st.id}"
+        if (st.type == "query.requested") != (entry.outcome is not None):
+            raise AuditFailure(where, "a query entry, and only a query entry, carries the ledger's decision")
         try:
-            computed = leaf_hash(entry_bytes(data, entry.key_id, entry.signature, entry.recorded_at))
-        except ValueError as exc:
+            computed = leaf_hash(entry_bytes(data, entry.key_id, entry.signature, entry.recorded_at, entry.outcome))
+        except (ValueError, TypeError) as exc:
             raise AuditFailure(where, str(exc)) from None
         self._verify_signature(st, entry, data, where)
         if entry.stored_leaf_hash is not None and entry.stored_leaf_hash != computed:
             raise AuditFailure(where, "the stored leaf hash differs from the hash of the stored entry")
         if st.type in AUTHORITY_TYPES and self.authority_code is not None and st.issuer != self.authority_code:
             raise AuditFailure(where, f"{st.type} issued by {st.issuer}, not by the authority {self.authority_code}")
+        if st.type == "query.requested":
+            self._check_query(st, entry, where)
         self._apply(st)
         self.tree.append(computed)
         self.last_position = entry.position
@@ -150,6 +157,19 @@ class Auditor:
                 verify_signature(record.public_key, data, entry.signature)
         except KeyError_ as exc:
             raise AuditFailure(where, f"signature: {exc}") from None
+
+    def _check_query(self, st, entry: AuditEntry, where: str) -> None:  # type: ignore[no-untyped-def]
+        """An accepted query must be one the policy accepts (freshness aside: its bound is a setting)."""
+        outcome = entry.outcome or {}
+        if outcome.get("status") not in ("accepted", "refused"):
+            raise AuditFailure(where, f"query outcome {outcome!r} is not accepted or refused")
+        if outcome["status"] == "accepted":
+            dept = self.registry.departments.get(st.issuer)
+            if dept is None:
+                raise AuditFailure(where, f"query accepted from unregistered department {st.issuer}")
+            verdict = queries.decide(dept, st, parse_datetime(entry.recorded_at), timedelta(days=36500))
+            if verdict["status"] != "accepted":
+                raise AuditFailure(where, f"query accepted although the policy refuses it: {verdict['reason']}")
 
     def _apply(self, st) -> None:  # type: ignore[no-untyped-def]
         v = st.values

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
@@ -32,6 +33,15 @@ class EntryRow:
     recorded_at: str
     leaf_index: int = -1
     position: int = -1
+    outcome: dict[str, Any] | None = None
+
+    @property
+    def outcome_text(self) -> str | None:
+        return None if self.outcome is None else orjson.dumps(self.outcome, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _outcome(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else orjson.loads(text)
 
 
 def _rows_in_order(
@@ -56,13 +66,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.entries_table_name = events_table_name.removesuffix("_events") + "_entries"
         table = Identifier(self.datastore.schema, self.entries_table_name)
         self.insert_entries_statement = SQL(
-            "INSERT INTO {t} (leaf_index, notification_id, statement_id, statement_digest, leaf_hash, recorded_at) "
-            "SELECT (SELECT COALESCE(MAX(leaf_index), -1) FROM {t}) + u.ord, u.nid, u.sid, u.dig, u.lh, u.rat "
-            "FROM unnest(%s::bigint[], %s::uuid[], %s::bytea[], %s::bytea[], %s::text[]) "
-            "WITH ORDINALITY AS u(nid, sid, dig, lh, rat, ord)"
+            "INSERT INTO {t} (leaf_index, notification_id, statement_id, statement_digest, leaf_hash, recorded_at,"
+            " outcome) "
+            "SELECT (SELECT COALESCE(MAX(leaf_index), -1) FROM {t}) + u.ord, u.nid, u.sid, u.dig, u.lh, u.rat, u.oc "
+            "FROM unnest(%s::bigint[], %s::uuid[], %s::bytea[], %s::bytea[], %s::text[], %s::text[]) "
+            "WITH ORDINALITY AS u(nid, sid, dig, lh, rat, oc, ord)"
         ).format(t=table)
         self.select_entries_statement = SQL(
-            "SELECT leaf_index, notification_id, statement_id, statement_digest, leaf_hash, recorded_at "
+            "SELECT leaf_index, notification_id, statement_id, statement_digest, leaf_hash, recorded_at, outcome "
             "FROM {t} WHERE statement_id = ANY(%s)"
         ).format(t=table)
         self.count_entries_statement = SQL("SELECT COUNT(*) AS n FROM {t}").format(t=table)
@@ -83,6 +94,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 [r.statement_digest for _, r in rows],
                 [r.leaf_hash for _, r in rows],
                 [r.recorded_at for _, r in rows],
+                [r.outcome_text for _, r in rows],
             ),
             prepare=True,
         )
@@ -96,7 +108,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 row["statement_id"]: EntryRow(
                     statement_id=row["statement_id"], statement_digest=bytes(row["statement_digest"]),
                     leaf_hash=bytes(row["leaf_hash"]), recorded_at=row["recorded_at"],
-                    leaf_index=row["leaf_index"], position=row["notification_id"],
+                    leaf_index=row["leaf_index"], position=row["notification_id"], outcome=_outcome(row["outcome"]),
                 )
                 for row in curs.fetchall()
             }
@@ -115,7 +127,8 @@ SQLITE_ENTRIES_DDL = [
     " statement_id TEXT NOT NULL UNIQUE,"
     " statement_digest BLOB NOT NULL,"
     " leaf_hash BLOB NOT NULL,"
-    " recorded_at TEXT NOT NULL)",
+    " recorded_at TEXT NOT NULL,"
+    " outcome TEXT)",
 ]
 for _table in ("stored_events", "ledger_entries"):
     for _op in ("UPDATE", "DELETE"):
@@ -142,9 +155,10 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         c.execute("SELECT COALESCE(MAX(leaf_index), -1) AS m FROM ledger_entries")
         base = int(c.fetchone()["m"]) + 1
         c.executemany(
-            "INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ledger_entries (leaf_index, notification_id, statement_id, statement_digest, leaf_hash,"
+            " recorded_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (base + i, nid, str(r.statement_id), r.statement_digest, r.leaf_hash, r.recorded_at)
+                (base + i, nid, str(r.statement_id), r.statement_digest, r.leaf_hash, r.recorded_at, r.outcome_text)
                 for i, (nid, r) in enumerate(rows)
             ],
         )
@@ -166,7 +180,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                     found[sid] = EntryRow(
                         statement_id=sid, statement_digest=row["statement_digest"], leaf_hash=row["leaf_hash"],
                         recorded_at=row["recorded_at"], leaf_index=row["leaf_index"],
-                        position=row["notification_id"],
+                        position=row["notification_id"], outcome=_outcome(row["outcome"]),
                     )
         return found
 

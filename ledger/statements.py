@@ -40,6 +40,7 @@ RECORD_TYPES = (
     "record.submitted", "record.corrected", "record.disclosed", "record.disclosure_withdrawn",
     "record.repaired", "record.revoked", "objection.filed", "objection.resolved", "statement.added",
 )
+QUERY_SCOPES = ("archive", "subject_access_log", "access_log", "review_report", "ledger_entries", "as_of_archive")
 CORRECTABLE = ("subject_name", "summary", "decision_date", "document_number", "legal_basis",
                "behaviour_end", "valid_until", "details")
 
@@ -179,7 +180,7 @@ def _b64(value: Any) -> str:
 
 
 COMMON: dict[str, Validator] = {
-    "type": _enum(*AUTHORITY_TYPES, *RECORD_TYPES),
+    "type": _enum(*AUTHORITY_TYPES, *RECORD_TYPES, "query.requested"),
     "id": _uuid,
     "issuer": _registered_code,
     "issued_at": parse_datetime,
@@ -229,6 +230,10 @@ SCHEMAS: dict[str, tuple[dict[str, Validator], dict[str, Validator]]] = {
         {},
     ),
     "statement.added": ({"record_id": _uuid, "subject": _resident, "text": _text(2000)}, {}),
+    "query.requested": (
+        {"operator": _text(64), "purpose": _enum(*PURPOSES), "legal_basis": _text(500), "scope": _enum(*QUERY_SCOPES)},
+        {"subject": _resident, "authorisation_ref": _text(200), "justification": _text(1000), "filters": _object},
+    ),
 }
 
 

@@ -82,6 +82,9 @@ class Model:
         return self.catalogues[max(self.catalogues)]["points"]
 
     def archive(self, subject: str, today: date) -> dict[str, Any]:
+        if not self.catalogues:  # before the ledger was founded: nothing was known
+            return {"records": [], "points": None, "green_channel": None, "key_supervision": None,
+                    "as_of_day": today.isoformat()}
         docs = [d for d in self.docs.values() if d["subject"] == subject]
         return summarize(docs, today, self.points_rule())
 
@@ -136,6 +139,7 @@ class ArchiveView:
     def catch_up(self, batch: int = 1000) -> int:
         """Apply up to ``batch`` new events; rows and position in one transaction."""
         with self.store.transaction() as tx:
+            tx.lock(NAME)
             position = get_position(tx, NAME)
             notifications = self.ledger.recorder.select_notifications(
                 start=position, limit=batch, inclusive_of_start=False)
@@ -181,6 +185,7 @@ class ArchiveView:
     def reset(self) -> None:
         """Drop every row and the position (``rebuild`` then catches up from the first event)."""
         with self.store.transaction() as tx:
+            tx.lock(NAME)
             for table in TABLES:
                 tx.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
             tx.execute("DELETE FROM projection_positions WHERE name = %s", (NAME,))

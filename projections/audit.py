@@ -50,7 +50,8 @@ def live_entries(ledger: Ledger, store: Store) -> Iterator[AuditEntry]:
                                    f"its event is missing or out of place ({got} instead)")
             try:
                 ev = ledger.mapper.to_domain_event(n)
-                entry = AuditEntry(index, position, ev.statement, ev.key_id, ev.signature, ev.recorded_at, stored)
+                entry = AuditEntry(index, position, ev.statement, ev.key_id, ev.signature, ev.recorded_at, stored,
+                                   getattr(ev, "outcome", None))
             except Exception as exc:  # undecodable stored bytes
                 raise AuditFailure(f"leaf {index} (position {position})",
                                    f"the stored event cannot be decoded: {type(exc).__name__}") from None
@@ -96,9 +97,10 @@ def export_bundle(ledger: Ledger, store: Store, checkpointer: Checkpointer, auth
                 "leaf_index": entry.leaf_index, "position": entry.position, "key_id": entry.key_id,
                 "signature": entry.signature, "recorded_at": entry.recorded_at, "statement": entry.statement,
                 "leaf_hash": base64.b64encode(entry.stored_leaf_hash or b"").decode("ascii"),
+                **({"outcome": entry.outcome} if entry.outcome is not None else {}),
             }) + b"\n")
             tracker.add(AuditEntry(entry.leaf_index, entry.position, entry.statement, entry.key_id,
-                                   entry.signature, entry.recorded_at))
+                                   entry.signature, entry.recorded_at, None, entry.outcome))
             count += 1
             while pending is not None and _size_of(pending) <= count:
                 fh.write(orjson.dumps({"checkpoint": pending}) + b"\n")
@@ -141,6 +143,6 @@ def read_bundle(path: Path) -> Iterator[tuple[str, Any]]:
                     yield "entry", AuditEntry(
                         int(obj["leaf_index"]), int(obj["position"]), obj["statement"], obj["key_id"],
                         obj["signature"], obj["recorded_at"],
-                        base64.b64decode(obj["leaf_hash"]) if obj.get("leaf_hash") else None)
+                        base64.b64decode(obj["leaf_hash"]) if obj.get("leaf_hash") else None, obj.get("outcome"))
                 except (KeyError, TypeError, ValueError):
                     raise AuditFailure(f"bundle line {lineno}", "malformed entry") from None

@@ -105,6 +105,7 @@ class LogTree:
     def catch_up(self, batch: int = 20_000) -> int:
         """Integrate up to ``batch`` new leaves; return how many."""
         with self.store.transaction() as tx:
+            tx.lock(NAME)
             size = get_position(tx, NAME)
             rows = tx.execute(
                 "SELECT leaf_index, leaf_hash FROM ledger_entries WHERE leaf_index >= %s ORDER BY leaf_index LIMIT %s",
@@ -132,6 +133,7 @@ class LogTree:
     def reset(self) -> None:
         """Drop the stored subtrees and the position (checkpoints are kept: they are history)."""
         with self.store.transaction() as tx:
+            tx.lock(NAME)
             tx.execute("DELETE FROM log_nodes")
             tx.execute("DELETE FROM projection_positions WHERE name = %s", (NAME,))
         self._known_size = 0

@@ -27,6 +27,9 @@ class Tx(Protocol):
     def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for many parameter rows."""
 
+    def lock(self, name: str) -> None:
+        """Hold the named view's writer lock until the transaction ends."""
+
 
 class Store(Protocol):
     """A database holding views."""
@@ -46,6 +49,9 @@ class Store(Protocol):
 class _SQLiteTx:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+
+    def lock(self, name: str) -> None:
+        """Serialise writers of one view (BEGIN IMMEDIATE already holds the database's write lock)."""
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.conn.execute(query.replace("%s", "?"), tuple(params)).fetchall()
@@ -105,6 +111,10 @@ class SQLiteStore:
 class _PostgresTx:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
+
+    def lock(self, name: str) -> None:
+        """Serialise writers of one view across threads and processes, until the transaction ends."""
+        self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cur = self.conn.execute(query, tuple(params), prepare=True)  # type: ignore[arg-type]

@@ -15,7 +15,14 @@ from api.openapi import BATCH_BODY, ENVELOPE_BODY, RECEIPT_RESPONSES, BATCH_RESP
 from api.problems import problem_of
 from ledger.application import Receipt
 from ledger.errors import LedgerError, MalformedError
+from ledger.errors import ValidationError
 from ledger.statements import Envelope, parse_envelope
+
+
+def _not_a_query(envelope: Envelope) -> Envelope:
+    if envelope.statement.type == "query.requested":
+        raise ValidationError("queries go to POST /v1/queries, which answers them")
+    return envelope
 
 router = APIRouter(prefix="/v1/statements", tags=["statements"])
 
@@ -38,7 +45,7 @@ def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Resp
     status_code=201,
 )
 async def append_statement(request: Request, committer: CommitterDep, settings: SettingsDep) -> Response:
-    envelope = parse_envelope(await read_json(request, settings.max_body_bytes))
+    envelope = _not_a_query(parse_envelope(await read_json(request, settings.max_body_bytes)))
     (outcome,) = await asyncio.wrap_future(committer.submit([envelope]))
     if isinstance(outcome, LedgerError):
         raise outcome
@@ -72,7 +79,7 @@ async def append_batch(request: Request, committer: CommitterDep, settings: Sett
     parsed: list[tuple[int, Envelope]] = []
     for i, item in enumerate(items):
         try:
-            parsed.append((i, parse_envelope(item)))
+            parsed.append((i, _not_a_query(parse_envelope(item))))
         except LedgerError as exc:
             results[i] = {"index": i, "status": exc.status, "problem": problem_of(exc)}
     if parsed:

@@ -129,3 +129,33 @@ def test_cli_one_line_errors(tmp_path):
     assert p.returncode == 1 and "cannot reach" in p.stderr
     p = cli("keys", "new", "--out", "k.pem", env=env, cwd=tmp_path, check=False)
     assert p.returncode == 1 and "refusing to overwrite" in p.stderr
+
+
+def test_access_report_cli_against_a_real_server(server):
+    from keys import KeyPair
+    from ledger.genesis import AUTHORITY_CODE, authority_statement
+    from ledger.statements import format_datetime, make_envelope
+    from tests.support import now
+
+    url, env, cwd = server
+    authority = KeyPair.load(cwd / "ledger-data/keys/authority.pem")
+    officer = KeyPair.generate()
+    officer.save(cwd / "officer.pem")
+    code = make_uscc()
+    for statement in (
+        authority_statement("department.registered", {"department": code, "name": "Privacy office", "items": [],
+                                                      "purposes": ["privacy_review"], "roles": ["privacy_officer"]},
+                            now(), AUTHORITY_CODE),
+        authority_statement("key.added", {"department": code, "key_id": officer.key_id,
+                                          "public_key": officer.public_key_b64, "valid_from": format_datetime(now())},
+                            now(), AUTHORITY_CODE),
+    ):
+        assert httpx.post(url + "/v1/statements", json=make_envelope(statement, authority.key_id, authority.sign)).status_code == 201
+    before = httpx.get(url + "/healthz").json()["statements"]
+    out = cli("access-report", "--key", "officer.pem", "--issuer", code, "--operator", "po-1", "--url", url,
+              env=env, cwd=cwd)
+    assert "review of" in out.stdout and f"leaf {before}" in out.stdout
+    assert httpx.get(url + "/healthz").json()["statements"] == before + 1
+    refused = cli("access-report", "--key", "officer.pem", "--issuer", make_uscc(), "--operator", "po-1",
+                  "--url", url, env=env, cwd=cwd, check=False)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1

@@ -100,7 +100,7 @@ def test_rebuild_command(world: World, capsys):
         os.environ.pop("CREDIT_LEDGER_DATABASE_URL", None)
         os.environ.pop("CREDIT_LEDGER_DATABASE_SCHEMA", None)
     out = capsys.readouterr().out
-    assert out.count(" equal") == 2 and "DIFFERENT" not in out
+    assert out.count(" equal") == 3 and "DIFFERENT" not in out
 
 
 def test_public_lists_over_http(world: World):

@@ -54,7 +54,7 @@ def test_bad_values(field, value, reason):
 
 
 def test_every_type_has_a_schema_and_unknown_types_are_refused():
-    assert len(SCHEMAS) == 13
+    assert len(SCHEMAS) == 14
     with pytest.raises(ValidationError, match="unknown statement type"):
         parse_statement({**BASE, "type": "record.deleted"})
 

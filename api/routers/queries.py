@@ -1,0 +1,54 @@
+"""``/v1/queries``: reads of personal data, each a signed query recorded before any data leaves."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.body import read_json
+from api.deps import AnswersDep, CommitterDep, SettingsDep
+from api.openapi import QUERY_BODY, QUERY_RESPONSES
+from api.problems import problem
+from ledger.application import Receipt
+from ledger.errors import LedgerError, ValidationError
+from ledger.statements import parse_envelope
+
+router = APIRouter(prefix="/v1/queries", tags=["queries"])
+
+
+@router.post(
+    "",
+    summary="Query personal data with a declared purpose (no log, no data)",
+    description=(
+        "Takes an envelope of a signed `query.requested` statement. The query is appended to the ledger, and so "
+        "to the transparency log, before anything is read: `200` with its `receipt` and the `data`. A query the "
+        "policy refuses (purpose not allowed, missing authorisation reference or justification, stale `issued_at`, "
+        "scope needing a role) is appended as refused with its reason and answered `403` with the receipt. "
+        "Re-sending the same envelope returns the same receipt and is logged once."
+    ),
+    openapi_extra=QUERY_BODY,
+    responses=QUERY_RESPONSES,
+)
+async def query(request: Request, committer: CommitterDep, settings: SettingsDep, answers: AnswersDep) -> Response:
+    envelope = parse_envelope(await read_json(request, settings.max_body_bytes))
+    if envelope.statement.type != "query.requested":
+        raise ValidationError("POST /v1/queries takes query.requested statements; others go to /v1/statements")
+    (outcome,) = await asyncio.wrap_future(committer.submit([envelope]))
+    if isinstance(outcome, LedgerError):
+        raise outcome
+    assert isinstance(outcome, Receipt) and outcome.outcome is not None
+    receipt = outcome.as_dict()
+    if outcome.outcome["status"] != "accepted":
+        return problem("query-refused", "Query refused", 403, outcome.outcome.get("reason"), receipt=receipt)
+    now = datetime.now(timezone.utc)
+    if outcome.replay and now - envelope.statement.issued_at > timedelta(seconds=settings.max_clock_skew_seconds):
+        return problem("query-expired", "Query expired", 403,
+                       "this query was answered before and is too old to be answered again; sign a new one",
+                       receipt=receipt)
+    # The entry is committed: only now is anything read.
+    data = await asyncio.to_thread(answers.answer, envelope.statement.values, now)
+    return Response(orjson.dumps({"receipt": receipt, "data": data}, default=str), media_type="application/json")

@@ -1,0 +1,97 @@
+"""Query policy: who may read what, for which declared purpose. Pure.
+
+A ``query.requested`` statement that is well-formed and correctly signed is always recorded; this
+policy decides whether it is ``accepted`` (data may be returned) or ``refused`` (with the reason).
+Malformed ones (bad filters, missing subject) are refused before anything is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from keys import Department
+from ledger.errors import ValidationError
+from ledger.statements import Statement, parse_date, parse_datetime
+
+# scope -> (needs a subject, roles that may use it (None: any department), purposes allowed for it)
+SCOPES: dict[str, tuple[bool, frozenset[str] | None, frozenset[str] | None]] = {
+    "archive": (True, None, None),
+    "subject_access_log": (True, frozenset({"service_window"}), frozenset({"subject_self_query"})),
+    "access_log": (False, frozenset({"privacy_officer"}), frozenset({"privacy_review"})),
+    "review_report": (False, frozenset({"privacy_officer"}), frozenset({"privacy_review"})),
+    "ledger_entries": (False, frozenset({"auditor"}), frozenset({"audit"})),
+    "as_of_archive": (True, frozenset({"auditor"}), frozenset({"audit"})),
+}
+# purposes that need a role whatever the scope
+PURPOSE_ROLES = {"subject_self_query": "service_window", "privacy_review": "privacy_officer", "audit": "auditor"}
+FILTERS: dict[str, dict[str, str]] = {
+    "archive": {},
+    "subject_access_log": {},
+    "access_log": {"subject": "resident", "department": "text", "operator": "text", "purpose": "text",
+                   "from": "datetime", "to": "datetime"},
+    "review_report": {"from": "datetime", "to": "datetime"},
+    "ledger_entries": {"start": "int", "end": "int"},
+    "as_of_archive": {"position": "int", "at": "datetime"},
+}
+MAX_ENTRIES = 1000
+
+
+def check_shape(st: Statement) -> None:
+    """Refuse (without storing) a query whose subject or filters do not fit its scope."""
+    v = st.values
+    needs_subject = SCOPES[v["scope"]][0]
+    if needs_subject and "subject" not in v:
+        raise ValidationError(f"scope {v['scope']} needs a subject")
+    if not needs_subject and "subject" in v:
+        raise ValidationError(f"scope {v['scope']} takes no subject (use filters)")
+    allowed = FILTERS[v["scope"]]
+    for name, value in v.get("filters", {}).items():
+        kind = allowed.get(name)
+        if kind is None:
+            raise ValidationError(f"filters: {name} is not a filter of scope {v['scope']}")
+        try:
+            if kind == "int":
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise ValidationError("must be a non-negative integer")
+            elif kind == "datetime":
+                parse_datetime(value)
+            elif kind == "date":
+                parse_date(value)
+            elif not isinstance(value, str) or not value or len(value) > 64:
+                raise ValidationError("must be a short string")
+        except ValidationError as exc:
+            raise ValidationError(f"filters.{name}: {exc}") from None
+    f = v.get("filters", {})
+    if v["scope"] == "ledger_entries":
+        start, end = f.get("start"), f.get("end")
+        if start is None or end is None or not start < end <= start + MAX_ENTRIES:
+            raise ValidationError(f"filters: ledger_entries needs start < end <= start + {MAX_ENTRIES}")
+    if v["scope"] == "as_of_archive" and ("position" in f) == ("at" in f):
+        raise ValidationError("filters: as_of_archive needs exactly one of position and at")
+
+
+def decide(dept: Department, st: Statement, now: datetime, max_age: timedelta) -> dict[str, Any]:
+    """``{"status": "accepted"}`` or ``{"status": "refused", "reason": ...}`` for a well-formed query."""
+    v = st.values
+    purpose, scope = v["purpose"], v["scope"]
+    _, roles, purposes = SCOPES[scope]
+    reason = None
+    if now - st.issued_at > max_age:
+        reason = f"stale: issued {int((now - st.issued_at).total_seconds())} s before it reached the ledger " \
+                 f"(at most {int(max_age.total_seconds())} s)"
+    elif purpose not in dept.purposes:
+        reason = f"purpose {purpose} is not allowed for department {dept.code}"
+    elif purposes is not None and purpose not in purposes:
+        reason = f"scope {scope} is read only for the purpose(s) {', '.join(sorted(purposes))}"
+    elif roles is not None and not roles & dept.roles:
+        reason = f"scope {scope} needs the role {', '.join(sorted(roles))}"
+    elif purpose in PURPOSE_ROLES and PURPOSE_ROLES[purpose] not in dept.roles:
+        reason = f"purpose {purpose} needs the role {PURPOSE_ROLES[purpose]}"
+    elif purpose == "authorised_third_party" and not v.get("authorisation_ref"):
+        reason = "authorised_third_party needs the subject's written authorisation reference (authorisation_ref)"
+    elif purpose == "other_management" and not v.get("justification"):
+        reason = "other_management needs a written justification"
+    if reason is not None:
+        return {"status": "refused", "reason": reason}
+    return {"status": "accepted"}

@@ -1,0 +1,93 @@
+"""What an accepted query returns, by scope, read from the views after they have caught up.
+
+Called only after the query's own entry is in the ledger (the API awaits the append first).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ledger.application import Ledger
+from ledger.review import review
+from ledger.statements import parse_datetime
+from projections.access_log import AccessLogView
+from projections.archive import ArchiveView, position_at, replay
+from projections.store import Store
+
+SHAREABLE = ("active", "disputed")
+
+
+class Answers:
+    """Reads for accepted queries."""
+
+    def __init__(self, ledger: Ledger, store: Store, archive: ArchiveView, access_log: AccessLogView) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.archive = archive
+        self.access_log = access_log
+
+    def answer(self, values: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The data for one accepted query's scope."""
+        scope = values["scope"]
+        filters = dict(values.get("filters", {}))
+        if scope == "archive":
+            self.archive.catch_up_all()
+            return shared_archive(self.archive.archive(values["subject"], now.date()))
+        if scope == "subject_access_log":
+            self.access_log.catch_up_all()
+            rows = self.access_log.find({"subject": values["subject"]}, limit=10_000)
+            return {"subject": values["subject"], "queries": [
+                {"date": r["issued_at"][:10], "department": r["department"], "purpose": r["purpose"],
+                 "outcome": r["status"]} for r in rows]}
+        if scope == "access_log":
+            self.access_log.catch_up_all()
+            return {"queries": self.access_log.find(filters, limit=10_000)}
+        if scope == "review_report":
+            self.access_log.catch_up_all()
+            self.archive.catch_up_all()
+            end = parse_datetime(filters["to"]) if "to" in filters else now
+            start = parse_datetime(filters["from"]) if "from" in filters else end - timedelta(days=7)
+            history = self.access_log.find({"from": _iso(start - timedelta(days=31)), "to": _iso(end)}, limit=1_000_000)
+            links = {(issuer, subject) for issuer, subject in
+                     self.store.query("SELECT DISTINCT issuer, subject FROM archive_records")}
+            return {"from": _iso(start), "to": _iso(end), "findings": review(history, links, start, end)}
+        if scope == "ledger_entries":
+            return {"entries": self._entries(int(filters["start"]), int(filters["end"]))}
+        if scope == "as_of_archive":
+            if "position" in filters:
+                position, day = int(filters["position"]), now.date()
+            else:
+                at = parse_datetime(filters["at"])
+                position, day = position_at(self.store, filters["at"]), at.date()
+            model = replay(self.ledger, position)
+            return {"position": position, "day": day.isoformat(), **model.archive(values["subject"], day)}
+        raise ValueError(f"unknown scope {scope}")
+
+    def _entries(self, start: int, end: int) -> list[dict[str, Any]]:
+        rows = self.store.query(
+            "SELECT leaf_index, notification_id FROM ledger_entries WHERE leaf_index >= %s AND leaf_index < %s "
+            "ORDER BY leaf_index", (start, end))
+        if not rows:
+            return []
+        first, last = int(rows[0][1]), int(rows[-1][1])
+        notes = self.ledger.recorder.select_notifications(start=first, limit=len(rows), stop=last)
+        out = []
+        for (leaf, position), n in zip(rows, notes, strict=True):
+            ev = self.ledger.mapper.to_domain_event(n)
+            item = {"leaf_index": int(leaf), "position": int(position), "statement": ev.statement,
+                    "key_id": ev.key_id, "signature": ev.signature, "recorded_at": ev.recorded_at}
+            if getattr(ev, "outcome", None) is not None:
+                item["outcome"] = ev.outcome
+            out.append(item)
+        return out
+
+
+def shared_archive(archive: dict[str, Any]) -> dict[str, Any]:
+    """What a department sees: shareable records only, without earlier versions (those are for auditors)."""
+    records = [{k: v for k, v in r.items() if k != "versions"} for r in archive["records"] if r["status"] in SHAREABLE]
+    return {**archive, "records": records}
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
