@@ -1,11 +1,12 @@
 """``credit-ledger bench``: figures measured in one run, each against a baseline from the same run.
 
-Figures so far (the transparency log):
-- ``proof``: inclusion and consistency proof server time at a log of N leaves (default 1,000,000),
-  on SQLite and PostgreSQL; baseline: one primary-key lookup of a leaf row on the same store.
-- ``audit``: ``audit verify`` of a real ledger of N signed statements, in a child process: entries/s and
-  peak RSS at N/10 and N (flat memory means the two peaks are close); baseline: bare Ed25519
-  verification of the same messages in one process.
+1. single-statement append over HTTP, 32 clients (wrk): the ledger vs one ``save()`` per request and vs
+   an echo endpoint on the same stack; 2. batch ingest, 1,000 statements per request, vs the plain library
+   saving the same events unsigned, 100 per ``save()``; 3. archive queries with their log append, 32
+   clients, vs one ``save()`` per request; 4. rebuild of all views vs decoding the same events; 5. audit
+   verify vs bare Ed25519 verification of the same messages on all cores; 6. proof server time at
+   1,000,000 leaves vs one primary-key read; 7. peak RSS of rebuild and audit verify at N/10 and N events.
+Absolute figures drift on a shared machine; ratios against same-run baselines are what to compare.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from api.settings import Settings
 
@@ -97,157 +100,410 @@ def bench_proofs(settings: Settings, leaves: int, samples: int, label: str) -> l
     ]
 
 
-def _make_world(settings: Settings):  # type: ignore[no-untyped-def]
-    from api.runtime import AUTHORITY_KEY, init, open_ledger
-    from keys import KeyPair
-    from ledger.genesis import AUTHORITY_CODE
-
-    init(settings)
-    return open_ledger(settings), KeyPair.load(settings.keys_dir / AUTHORITY_KEY), AUTHORITY_CODE
-
-
 def fill_ledger(settings: Settings, count: int) -> tuple[float, list[tuple[bytes, bytes, str]]]:
-    """A ledger of ``count`` statements (one department, signed submissions); returns (seconds, samples)."""
-    from datetime import datetime, timedelta, timezone
+    """A ledger of ``count`` signed submissions appended through ``Ledger.append`` in batches of 2,000;
+    returns (seconds spent appending, up to 20,000 (public key, message, signature) samples)."""
+    from ledger.statements import parse_envelope
 
-    from keys import KeyPair
-    from ledger.genesis import authority_statement
-    from ledger.identifiers import resident_check_digit, uscc_check_char
-    from ledger.statements import format_datetime, make_envelope, parse_envelope
-
-    ledger, authority, code = _make_world(settings)
-    now = datetime.now(timezone.utc)
-    first17 = "11370200BENCH0001"
-    dept_code = first17 + uscc_check_char(first17)
-    dept = KeyPair.generate()
-    setup = [
-        authority_statement("department.registered", {"department": dept_code, "name": "bench", "purposes": [],
-                                                      "items": ["food_drug.serious", "food_drug.general"]}, now),
-        authority_statement("key.added", {"department": dept_code, "key_id": dept.key_id,
-                                          "public_key": dept.public_key_b64, "valid_from": format_datetime(now)}, now),
-    ]
-    for outcome in ledger.append([parse_envelope(make_envelope(s, authority.key_id, authority.sign)) for s in setup]):
-        if isinstance(outcome, Exception):
-            raise RuntimeError(f"bench setup refused: {outcome}")
+    scenario = Scenario(settings)
     samples: list[tuple[bytes, bytes, str]] = []
-    start = time.perf_counter()
-    done = 0
-    while done < count:
-        n = min(2000, count - done)
-        envs = []
-        for i in range(n):
-            k = done + i
-            rid17 = "370202" + "1980" + f"{(k % 12) + 1:02d}" + f"{(k % 28) + 1:02d}" + f"{k % 1000:03d}"
-            statement = {"type": "record.submitted", "id": str(uuid.uuid4()), "issuer": dept_code,
-                         "issued_at": format_datetime(now), "subject": rid17 + resident_check_digit(rid17),
-                         "subject_name": "张三", "item": "food_drug.general", "summary": f"bench record {k}",
-                         "decision_date": "2026-01-10", "document_number": f"B-{k}", "legal_basis": "bench"}
-            env = parse_envelope(make_envelope(statement, dept.key_id, dept.sign))
-            envs.append(env)
-            if len(samples) < 20_000:
-                samples.append((dept.public_key, env.statement.canonical, env.signature))
-        outcomes = ledger.append(envs)
-        bad = [o for o in outcomes if isinstance(o, Exception)]
-        if bad:
-            raise RuntimeError(f"bench ledger refused a statement: {bad[0]}")
-        done += n
-    elapsed = time.perf_counter() - start
-    ledger.close()
+    elapsed = 0.0
+    try:
+        done = 0
+        while done < count:
+            envs = [parse_envelope(e) for e in scenario.submissions(min(2000, count - done))]
+            for env in envs[: max(0, 20_000 - len(samples))]:
+                samples.append((scenario.key.public_key, env.statement.canonical, env.signature))
+            start = time.perf_counter()
+            outcomes = scenario.ledger.append(envs)
+            elapsed += time.perf_counter() - start
+            bad = [o for o in outcomes if isinstance(o, Exception)]
+            if bad:
+                raise RuntimeError(f"bench ledger refused a statement: {bad[0]}")
+            done += len(envs)
+    finally:
+        scenario.close()
     return elapsed, samples
 
 
-def _audit_child(settings: Settings) -> tuple[float, float, str]:
-    """Run ``credit-ledger audit verify`` in a child process; return (seconds, peak RSS MB, output)."""
-    env = dict(os.environ)
-    env["CREDIT_LEDGER_DATA_DIR"] = str(settings.data_dir)
-    if settings.database_url:
-        env["CREDIT_LEDGER_DATABASE_URL"] = settings.database_url
-        env["CREDIT_LEDGER_DATABASE_SCHEMA"] = settings.database_schema
+def _bare_verify_rate(samples: list[tuple[bytes, bytes, str]]) -> float:
+    """Ed25519 verifications per second of the same messages on all cores (the figure 5 baseline)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = os.cpu_count() or 1
+    chunks = [samples[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(_verify_chunk, [c[:10] for c in chunks]))  # start the workers first
+        start = time.perf_counter()
+        done = sum(pool.map(_verify_chunk, chunks))
+    return done / (time.perf_counter() - start)
+
+
+def _verify_chunk(chunk: list[tuple[bytes, bytes, str]]) -> int:
+    from keys import verify_signature
+
+    for pub, msg, sig in chunk:
+        verify_signature(pub, msg, sig)
+    return len(chunk)
+
+
+def _child(settings: Settings, argv: list[str]) -> tuple[float, float]:
+    """Run ``credit-ledger ARGV`` in a child process; return (seconds, peak RSS MB)."""
+    env = _server_env(settings)
     code = ("import resource, sys, time; from api.cli import main; t = time.perf_counter(); "
-            "rc = main(['audit', 'verify']); "
+            f"rc = main({argv!r}); "
             "print('BENCH', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024); "
             "sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=7200)
     if proc.returncode != 0:
-        raise RuntimeError("audit verify failed in the benchmark: " + proc.stderr.strip()[-500:])
+        raise RuntimeError(f"credit-ledger {' '.join(argv)} failed in the benchmark: " + proc.stderr.strip()[-500:])
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH")][-1].split()
-    return float(line[1]), float(line[2]), proc.stdout
+    return float(line[1]), float(line[2])
 
 
-def bench_audit(settings_for: Callable[[str], Settings], count: int) -> list[dict[str, Any]]:
-    """Audit verify speed and peak RSS at count/10 and count entries, against bare Ed25519 verification."""
+def bench_audit(settings: Settings, count: int) -> list[dict[str, Any]]:
+    """Figure 5: audit verify speed vs bare Ed25519 verification of the same messages on all cores."""
     from api.runtime import open_ledger, open_views
-    from keys import verify_signature
 
-    figures = []
-    peaks = []
+    _, samples = fill_ledger(settings, count)
+    ledger = open_ledger(settings)
+    views = open_views(settings, ledger)
+    views.tree.catch_up_all()
+    views.checkpointer.make()
+    total = views.tree.size()
+    views.close()
+    ledger.close()
+    seconds, peak = _child(settings, ["audit", "verify"])
+    bare = _bare_verify_rate(samples)
+    rate = total / seconds
+    return [
+        _figure(f"5 audit verify, {total} entries ({settings.backend})", rate, "entries/s", bare,
+                ">= 0.8x bare Ed25519 verify on all cores", rate >= 0.8 * bare),
+        _figure(f"5 audit verify peak RSS, {total} entries", peak, "MB", None, "< 300 MB", peak < 300),
+    ]
+
+
+def bench_memory(settings_for: Callable[[str], Settings], count: int) -> list[dict[str, Any]]:
+    """Figure 7: peak RSS of rebuild and audit verify at count/10 and count events (flat = close)."""
+    from api.runtime import open_ledger, open_views
+
+    peaks: dict[str, list[float]] = {"audit verify": [], "rebuild": []}
+    sizes = []
     for n in (max(count // 10, 1000), count):
-        settings = settings_for(f"audit{n}")
-        fill_seconds, samples = fill_ledger(settings, n)
+        settings = settings_for(f"memory{n}")
+        fill_ledger(settings, n)
         ledger = open_ledger(settings)
         views = open_views(settings, ledger)
         views.tree.catch_up_all()
         views.checkpointer.make()
+        sizes.append(views.tree.size())
         views.close()
         ledger.close()
-        seconds, peak, _ = _audit_child(settings)
-        total = n + 5
-        t = time.perf_counter()
-        for pub, msg, sig in samples:
-            verify_signature(pub, msg, sig)
-        bare = len(samples) / (time.perf_counter() - t)
-        rate = total / seconds
-        peaks.append(peak)
-        figures.append(_figure(f"audit verify entries/s at {total} entries", rate, "entries/s", bare,
-                               ">= 0.8x bare Ed25519 verify", rate >= 0.8 * bare))
-        figures.append(_figure(f"audit verify peak RSS at {total} entries", peak, "MB", None, "< 300 MB", peak < 300))
-        figures.append(_figure(f"ledger fill (append, signed) at {total} entries", n / fill_seconds, "statements/s",
-                               None, "information", None))
-    figures.append(_figure("audit verify peak RSS growth, 10x entries", peaks[1] / peaks[0], "x", None,
-                           "flat (< 1.2x)", peaks[1] / peaks[0] < 1.2))
+        peaks["audit verify"].append(_child(settings, ["audit", "verify"])[1])
+        peaks["rebuild"].append(_child(settings, ["rebuild", "all"])[1])
+    figures = []
+    for name, (small, large) in peaks.items():
+        figures.append(_figure(f"7 {name} peak RSS, {sizes[1]} events", large, "MB", small,
+                               f"< 300 MB and flat (baseline: peak at {sizes[0]} events)",
+                               large < 300 and large < 1.2 * small))
     return figures
 
 
 def run(quick: bool, json_path: Path | None, postgres_url: str | None, only: set[str]) -> list[dict[str, Any]]:
     """Run the selected figures; print a table; write JSON."""
+    import shutil
+
     import psycopg
     from psycopg import sql
 
     tmp = Path(tempfile.mkdtemp(prefix="credit-ledger-bench-"))
-    schemas: list[str] = []
 
-    def settings_for(name: str, backend: str = "sqlite") -> Settings:
+    def settings_for(name: str, backend: str = "postgres") -> Settings:
         if backend == "postgres" and postgres_url:
             schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
-            schemas.append(schema)
-            return Settings(data_dir=tmp / name, database_url=postgres_url, database_schema=schema)
+            _SCHEMAS.append(schema)
+            return Settings(data_dir=tmp / name, database_url=postgres_url, database_schema=schema,
+                            checkpoint_interval_seconds=1.0)
         return Settings(data_dir=tmp / name)
 
+    def want(name: str) -> bool:
+        return not only or name in only
+
+    seconds = 3 if quick else 10
     figures: list[dict[str, Any]] = []
     try:
-        if not only or "proof" in only:
+        if want("http") and postgres_url:
+            figures += bench_http(settings_for, seconds, 8_000 if quick else 40_000, 2 if quick else 20)
+        if want("rebuild"):
+            figures += bench_rebuild(settings_for("rebuild"), 3_000 if quick else 200_000)
+        if want("audit"):
+            figures += bench_audit(settings_for("audit"), 3_000 if quick else 200_000)
+        if want("proof"):
             leaves = 100_000 if quick else 1_000_000
             samples = 200 if quick else 2000
-            figures += bench_proofs(settings_for("proof_sqlite"), leaves, samples, "SQLite")
+            figures += bench_proofs(settings_for("proof_sqlite", "sqlite"), leaves, samples, "6 SQLite")
             if postgres_url:
-                figures += bench_proofs(settings_for("proof_pg", "postgres"), leaves, samples, "PostgreSQL")
-        if not only or "audit" in only:
-            figures += bench_audit(lambda n: settings_for(n), 20_000 if quick else 1_000_000)
+                figures += bench_proofs(settings_for("proof_pg"), leaves, samples, "6 PostgreSQL")
+        if want("memory"):
+            figures += bench_memory(lambda n: settings_for(n, "sqlite"), 10_000 if quick else 1_000_000)
     finally:
-        if schemas and postgres_url:
+        if _SCHEMAS and postgres_url:
             with psycopg.connect(postgres_url, autocommit=True) as conn:
-                for schema in schemas:
+                for schema in _SCHEMAS:
                     conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-        import shutil
-
+            _SCHEMAS.clear()
         shutil.rmtree(tmp, ignore_errors=True)
+    print_table(figures)
+    if json_path is not None:
+        json_path.write_text(json.dumps(figures, indent=2) + "\n")
+    return figures
+
+
+def print_table(figures: list[dict[str, Any]]) -> None:
+    """The figures as a table on stdout."""
+    if not figures:
+        print("no figures")
+        return
     width = max(len(f["name"]) for f in figures)
-    print(f"{'figure':<{width}}  {'value':>12} {'unit':<11} {'baseline':>10} {'ratio':>8}  target / met")
+    print(f"{'figure':<{width}}  {'value':>12} {'unit':<11} {'baseline':>12} {'ratio':>8}  target / met")
     for f in figures:
         base = "" if f["baseline"] is None else f"{f['baseline']:.3f}"
         ratio = "" if f["ratio"] is None else f"{f['ratio']:.2f}"
         met = "" if f["met"] is None else ("yes" if f["met"] else "NO")
-        print(f"{f['name']:<{width}}  {f['value']:>12.3f} {f['unit']:<11} {base:>10} {ratio:>8}  {f['target']} {met}")
-    if json_path is not None:
-        json_path.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"{f['name']:<{width}}  {f['value']:>12.3f} {f['unit']:<11} {base:>12} {ratio:>8}  {f['target']} {met}")
+
+
+# HTTP figures (1-3) and rebuild (4).
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen:  # type: ignore[type-arg]
+    import socket
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{cmd[0]} exited: {proc.stderr.read().decode()[-800:] if proc.stderr else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                time.sleep(0.5)
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{cmd[0]} did not listen on {port}")
+
+
+def _stop(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+class Scenario:
+    """A founded PostgreSQL ledger with a department, and signed bodies for the HTTP figures."""
+
+    def __init__(self, settings: Settings) -> None:
+        from datetime import datetime, timezone
+
+        from api.runtime import AUTHORITY_KEY, init, open_ledger
+        from keys import KeyPair
+        from ledger.genesis import authority_statement
+        from ledger.identifiers import uscc_check_char
+        from ledger.statements import make_envelope, parse_envelope
+
+        self.settings = settings
+        init(settings)
+        self.authority = KeyPair.load(settings.keys_dir / AUTHORITY_KEY)
+        self.ledger = open_ledger(settings)
+        now = datetime.now(timezone.utc)
+        first17 = "11370200BENCH" + uuid.uuid4().hex[:4].upper().replace("I", "J").replace("O", "P")
+        first17 = "".join(c if c in "0123456789ABCDEFGHJKLMNPQRTUWXY" else "A" for c in first17)
+        self.code = first17 + uscc_check_char(first17)
+        self.key = KeyPair.generate()
+        from ledger.statements import format_datetime
+
+        setup = [
+            authority_statement("department.registered", {
+                "department": self.code, "name": "bench", "items": ["food_drug.serious", "food_drug.general"],
+                "purposes": ["administrative_licensing"]}, now),
+            authority_statement("key.added", {
+                "department": self.code, "key_id": self.key.key_id, "public_key": self.key.public_key_b64,
+                "valid_from": format_datetime(now)}, now),
+        ]
+        for outcome in self.ledger.append([parse_envelope(make_envelope(x, self.authority.key_id, self.authority.sign))
+                                           for x in setup]):
+            if isinstance(outcome, Exception):
+                raise RuntimeError(f"bench setup refused: {outcome}")
+        self.subjects: list[str] = []
+
+    def submissions(self, count: int) -> list[dict[str, Any]]:
+        from datetime import datetime, timezone
+
+        from ledger.identifiers import resident_check_digit
+        from ledger.statements import format_datetime, make_envelope
+
+        now = format_datetime(datetime.now(timezone.utc))
+        out = []
+        for k in range(count):
+            rid17 = "370202" + "1980" + f"{(k % 12) + 1:02d}" + f"{(k % 28) + 1:02d}" + f"{k % 1000:03d}"
+            statement = {"type": "record.submitted", "id": str(uuid.uuid4()), "issuer": self.code, "issued_at": now,
+                         "subject": rid17 + resident_check_digit(rid17), "subject_name": "张三",
+                         "item": "food_drug.general", "summary": f"bench record {k}", "decision_date": "2026-01-10",
+                         "document_number": f"B-{k}", "legal_basis": "bench"}
+            out.append(make_envelope(statement, self.key.key_id, self.key.sign))
+        return out
+
+    def queries(self, count: int, subjects: list[str]) -> list[dict[str, Any]]:
+        from datetime import datetime, timezone
+
+        from ledger.statements import format_datetime, make_envelope
+
+        now = format_datetime(datetime.now(timezone.utc))
+        return [make_envelope({
+            "type": "query.requested", "id": str(uuid.uuid4()), "issuer": self.code, "issued_at": now,
+            "operator": f"staff-{k % 50}", "subject": subjects[k % len(subjects)], "purpose": "administrative_licensing",
+            "legal_basis": "Administrative Licensing Law art. 31", "scope": "archive"}, self.key.key_id, self.key.sign)
+            for k in range(count)]
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+def _server_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_LEDGER_")}
+    env["CREDIT_LEDGER_DATA_DIR"] = str(settings.data_dir)
+    if settings.database_url:
+        env["CREDIT_LEDGER_DATABASE_URL"] = settings.database_url
+        env["CREDIT_LEDGER_DATABASE_SCHEMA"] = settings.database_schema
+    return env
+
+
+def bench_http(settings_for: Callable[[str, str], Settings], seconds: float, bodies_count: int,
+               batches: int) -> list[dict[str, Any]]:
+    """Figures 1-3: single appends, batch ingest, queries; with their baselines."""
+    import httpx
+
+    from api.bench_apps import unsigned_save_rate
+    from api.bench_load import post_load
+
+    settings = settings_for("http", "postgres")
+    scenario = Scenario(settings)
+    figures: list[dict[str, Any]] = []
+    try:
+        singles = [orjson.dumps(e) for e in scenario.submissions(bodies_count)]
+        base_schema = f"bench_plain_{uuid.uuid4().hex[:8]}"
+        _create_schema(settings, base_schema)
+        port = _free_port()
+        base_env = dict(_server_env(settings), BENCH_POSTGRES_SCHEMA=base_schema)
+        uv = [_bin("uvicorn"), "--factory", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+        baseline = _start([*uv, "api.bench_apps:baseline_app"], base_env, port)
+        try:
+            base = post_load(f"http://127.0.0.1:{port}/v1/statements", singles, seconds)
+            base_q = post_load(f"http://127.0.0.1:{port}/v1/queries", singles, seconds)
+        finally:
+            _stop(baseline)
+        echo = _start([*uv, "api.bench_apps:echo_app"], base_env, port)
+        try:
+            ceiling = post_load(f"http://127.0.0.1:{port}/v1/statements", singles, seconds)
+        finally:
+            _stop(echo)
+        ours_proc = _start([_bin("credit-ledger"), "serve", "--port", str(port), "--log-level", "warning"],
+                           _server_env(settings), port)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            ours = post_load(url + "/v1/statements", singles, seconds)
+            # 2. batch ingest
+            batch_bodies = [scenario.submissions(1000) for _ in range(batches)]
+            with httpx.Client(timeout=120) as client:
+                start = time.perf_counter()
+                accepted = 0
+                for envs in batch_bodies:
+                    r = client.post(url + "/v1/statements/batch", content=orjson.dumps({"envelopes": envs}),
+                                    headers={"Content-Type": "application/json"})
+                    accepted += r.json()["accepted"]
+                batch_rate = accepted / (time.perf_counter() - start)
+            unsigned = unsigned_save_rate([e["statement"] for envs in batch_bodies for e in envs], base_schema)
+            # 3. queries over the subjects just written
+            subjects = sorted({e["statement"]["subject"] for e in batch_bodies[0]})
+            queries = [orjson.dumps(q) for q in scenario.queries(bodies_count, subjects)]
+            ours_q = post_load(url + "/v1/queries", queries, seconds)
+        finally:
+            _stop(ours_proc)
+    finally:
+        scenario.close()
+    for name, m in (("append", ours), ("query", ours_q)):
+        if m["errors"]:
+            raise RuntimeError(f"{name}: {m['errors']} of {m['requests']} requests failed")
+    if ours["requests"] > len(singles):
+        raise RuntimeError("more requests than distinct bodies: raise the body count")
+    figures += [
+        _figure("1 append over HTTP, 32 clients", ours["rps"], "req/s", base["rps"], ">= 4x one save per request",
+                ours["rps"] >= 4 * base["rps"]),
+        _figure("1 append over HTTP vs echo ceiling", ours["rps"], "req/s", ceiling["rps"], ">= 0.5x echo",
+                ours["rps"] >= 0.5 * ceiling["rps"]),
+        _figure("1 append p50", ours["p50_ms"], "ms", base["p50_ms"], "information", None),
+        _figure("1 append p99", ours["p99_ms"], "ms", base["p99_ms"], "<= 60 ms", ours["p99_ms"] <= 60),
+        _figure("2 batch ingest, 1000 per request", batch_rate, "events/s", unsigned,
+                ">= 1.0x unsigned plain library, 100 per save", batch_rate >= unsigned),
+        _figure("3 archive queries with log append, 32 clients", ours_q["rps"], "req/s", base_q["rps"],
+                ">= 4x one save per request", ours_q["rps"] >= 4 * base_q["rps"]),
+        _figure("3 query p99", ours_q["p99_ms"], "ms", base_q["p99_ms"], "<= 60 ms", ours_q["p99_ms"] <= 60),
+    ]
     return figures
+
+
+def _create_schema(settings: Settings, schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    assert settings.database_url
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    _SCHEMAS.append(schema)
+
+
+_SCHEMAS: list[str] = []
+
+
+def bench_rebuild(settings: Settings, count: int) -> list[dict[str, Any]]:
+    """Figure 4: rebuild every view from ``count`` events vs decoding the same events."""
+    from api.runtime import open_ledger, open_views
+
+    fill_ledger(settings, count)
+    ledger = open_ledger(settings)
+    views = open_views(settings, ledger)
+    try:
+        total = ledger.recorder.max_notification_id() or 0
+        start = time.perf_counter()
+        position = 0
+        while notes := ledger.recorder.select_notifications(start=position, limit=2000, inclusive_of_start=False):
+            for n in notes:
+                ledger.mapper.to_domain_event(n)
+            position = notes[-1].id
+        decode_rate = total / (time.perf_counter() - start)
+        for view in (views.archive, views.access_log, views.tree):
+            view.reset()
+        start = time.perf_counter()
+        views.archive.catch_up_all()
+        views.access_log.catch_up_all()
+        views.tree.catch_up_all()
+        rebuild_rate = total / (time.perf_counter() - start)
+    finally:
+        views.close()
+        ledger.close()
+    return [_figure(f"4 rebuild of all views, {total} events ({settings.backend})", rebuild_rate, "events/s",
+                    decode_rate, ">= 0.5x bare decode", rebuild_rate >= 0.5 * decode_rate)]

@@ -415,7 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure figures against same-run baselines")
     p.add_argument("--quick", action="store_true", help="small sizes (seconds, for CI)")
     p.add_argument("--json", help="write the figures here")
-    p.add_argument("--only", action="append", choices=["proof", "audit"], help="run only these figures")
+    p.add_argument("--only", action="append", choices=["http", "rebuild", "audit", "proof", "memory"],
+                   help="run only these figures (repeatable)")
     p.add_argument("--no-postgres", action="store_true", help="SQLite only")
     p.set_defaults(func=cmd_bench)
 
