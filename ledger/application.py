@@ -201,18 +201,19 @@ class Ledger(Application[UUID]):
             return outcomes  # type: ignore[return-value]
         if authority is not base_authority:
             self._authority = authority
-        return self._fill(outcomes, envs)
+        return self._fill(outcomes, envs, {row.statement_id: row for row in rows.values()})
 
-    def _fill(self, outcomes: list[Outcome | None], envs: list[Envelope]) -> list[Outcome]:
-        missing = {envs[i].statement.id for i, o in enumerate(outcomes) if o is None}
-        found = self.recorder.find_entries(missing) if missing else {}
+    def _fill(self, outcomes: list[Outcome | None], envs: list[Envelope], rows: dict[UUID, EntryRow] | None = None) -> list[Outcome]:
+        """Receipts for the statements just appended (``rows``: their entry rows by statement id)."""
+        placed = self.recorder.last_appended if rows else {}
         result: list[Outcome] = []
         answered: set[UUID] = set()
         for i, o in enumerate(outcomes):
             if o is None:
                 st = envs[i].statement
-                row = found[st.id]
-                o = Receipt(st.id, st.type, row.position, row.leaf_index, row.recorded_at, replay=st.id in answered,
+                position, leaf = placed[st.id]
+                row = rows[st.id]  # type: ignore[index]
+                o = Receipt(st.id, st.type, position, leaf, row.recorded_at, replay=st.id in answered,
                             outcome=row.outcome)
                 answered.add(st.id)
             result.append(o)

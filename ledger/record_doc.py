@@ -9,7 +9,6 @@ code needs no catalogue and reads no clock.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from ledger.statements import CORRECTABLE
@@ -33,15 +32,15 @@ def reduce(doc: Doc | None, event: str, s: dict[str, Any], attrs: dict[str, Any]
             "objections": {}, "statements": [],
         }
     assert doc is not None, f"{event} before Submitted"
-    doc = copy.deepcopy(doc)
+    doc = dict(doc)  # a new top level; each branch replaces (never mutates) what it changes
     at = s["issued_at"]
     if event == "Corrected":
-        doc["versions"].append({"fields": doc["fields"], "replaced_at": at, "by_statement": s["id"],
-                                "reason": s["reason"]})
+        doc["versions"] = [*doc["versions"], {"fields": doc["fields"], "replaced_at": at, "by_statement": s["id"],
+                                              "reason": s["reason"]}]
         doc["fields"] = {**doc["fields"], **s["changes"]}
         doc["expires_on"] = attrs.get("expires_on")
         if doc["disclosure"] is not None and attrs.get("public_until"):
-            doc["disclosure"]["public_until"] = attrs["public_until"]
+            doc["disclosure"] = {**doc["disclosure"], "public_until": attrs["public_until"]}
     elif event == "Disclosed":
         doc["disclosure"] = {
             "list": s["list"], "public_until": attrs["public_until"], "disclosed_at": at,
@@ -55,16 +54,18 @@ def reduce(doc: Doc | None, event: str, s: dict[str, Any], attrs: dict[str, Any]
     elif event == "Revoked":
         doc["revoked"] = {"at": at, "reason": s["reason"], "by_statement": s["id"]}
     elif event == "ObjectionFiled":
-        doc["objections"][s["id"]] = {
+        doc["objections"] = {**doc["objections"], s["id"]: {
             "filed_at": at, "deadline": attrs["deadline"], "grounds": s["grounds"],
             "needs_verification": bool(s.get("needs_verification", False)), "resolved": None,
-        }
+        }}
     elif event == "ObjectionResolved":
-        doc["objections"][s["objection_id"]]["resolved"] = {"at": at, "outcome": s["outcome"], "by_statement": s["id"]}
+        resolved = {"at": at, "outcome": s["outcome"], "by_statement": s["id"]}
+        doc["objections"] = {**doc["objections"],
+                             s["objection_id"]: {**doc["objections"][s["objection_id"]], "resolved": resolved}}
         if s["outcome"] == "revoked":
             doc["revoked"] = {"at": at, "reason": s["reason"], "by_statement": s["id"]}
     elif event == "StatementAdded":
-        doc["statements"].append({"id": s["id"], "at": at, "text": s["text"]})
+        doc["statements"] = [*doc["statements"], {"id": s["id"], "at": at, "text": s["text"]}]
     else:
         raise ValueError(f"unknown record event {event}")
     return doc

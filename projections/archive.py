@@ -126,12 +126,23 @@ class _DbModel(Model):
         return orjson.loads(rows[0][0]) if rows else None
 
 
+def _topics() -> list[str]:
+    from eventsourcing.utils import get_topic
+
+    from ledger.aggregates import Authority, CreditRecord
+
+    classes = [Authority.Founded, Authority.DepartmentRegistered, Authority.CataloguePublished]
+    classes += [v for v in vars(CreditRecord).values() if isinstance(v, type) and issubclass(v, CreditRecord.Event)]
+    return sorted(get_topic(c) for c in classes)
+
+
 class ArchiveView:
-    """The live archive and lists, kept up to date by ``catch_up``."""
+    """The live archive and lists, kept up to date by ``catch_up`` (reading only the events it uses)."""
 
     def __init__(self, ledger: Ledger, store: Store) -> None:
         self.ledger = ledger
         self.store = store
+        self.topics = _topics()
 
     def position(self) -> int:
         return get_position(self.store, NAME)
@@ -142,7 +153,7 @@ class ArchiveView:
             tx.lock(NAME)
             position = get_position(tx, NAME)
             notifications = self.ledger.recorder.select_notifications(
-                start=position, limit=batch, inclusive_of_start=False)
+                start=position, limit=batch, topics=self.topics, inclusive_of_start=False)
             if not notifications:
                 return 0
             model = _DbModel(tx)

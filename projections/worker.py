@@ -1,7 +1,8 @@
 """Keeps read models caught up with the ledger: runs inside ``serve`` or as its own process.
 
-Woken by the group committer after each append, and in any case every ``poll_seconds`` (so a
-missed wake-up, or appends by another process, cannot stall it). Failures are logged and retried.
+Woken by the group committer after each append (at most every ``min_gap_seconds``, so that under load
+it catches up in batches), and in any case every ``poll_seconds`` (so a missed wake-up, or appends by
+another process, cannot stall it). Failures are logged and retried.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ class ProjectionWorker:
     """A thread calling ``steps`` until none has work, then waiting for a wake-up or the poll interval."""
 
     def __init__(self, steps: Sequence[Callable[[], int]], *, poll_seconds: float = 1.0,
-                 periodic: Sequence[tuple[float, Callable[[], object]]] = ()) -> None:
+                 periodic: Sequence[tuple[float, Callable[[], object]]] = (), min_gap_seconds: float = 0.1) -> None:
         self.steps = list(steps)
         self.periodic = [[interval, fn, 0.0] for interval, fn in periodic]
         self.poll_seconds = poll_seconds
+        self.min_gap_seconds = min_gap_seconds  # under load, catch up in batches rather than per commit
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -72,4 +74,5 @@ class ProjectionWorker:
                 backoff = min(backoff * 2, 30.0)
                 self._stop.wait(backoff)
                 continue
+            self._stop.wait(self.min_gap_seconds)
             self._wake.wait(self.poll_seconds)

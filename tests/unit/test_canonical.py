@@ -77,3 +77,35 @@ def test_entry_bytes_equal_rfc8785_of_the_entry_object(statement):
 def test_entry_bytes_refuse_characters_that_would_need_escaping():
     with pytest.raises(ValueError):
         entry_bytes(b"{}", 'ed25519:"', "sig", "2026-01-01T00:00:00Z")
+
+
+plain_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=8), children, max_size=4),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(plain_values)
+def test_fast_path_equals_the_general_rfc8785_canonicaliser(value):
+    try:
+        expected = rfc8785.dumps(value)
+    except Exception:
+        with pytest.raises(MalformedError):
+            canonical_bytes(value)
+        return
+    assert canonical_bytes(value) == expected
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=4), st.integers(0, 9), min_size=2, max_size=6))
+def test_non_ascii_keys_take_the_general_path(value):
+    assert canonical_bytes(value) == rfc8785.dumps(value)
+
+
+def test_large_integers_and_floats_take_the_general_path():
+    with pytest.raises(MalformedError):  # beyond IEEE-754's exact integers: no canonical form
+        canonical_bytes({"a": 2**60})
+    assert canonical_bytes([1.5, 1e21, 0.1]) == rfc8785.dumps([1.5, 1e21, 0.1]) == b"[1.5,1e+21,0.1]"
+    assert canonical_bytes({"\U0001f600": 1, "\ufb33": 2}) == rfc8785.dumps({"\U0001f600": 1, "\ufb33": 2})
