@@ -233,7 +233,8 @@ def run(quick: bool, json_path: Path | None, postgres_url: str | None, only: set
     figures: list[dict[str, Any]] = []
     try:
         if want("http") and postgres_url:
-            figures += bench_http(settings_for, seconds, 8_000 if quick else 40_000, 2 if quick else 20)
+            figures += bench_http(settings_for, seconds, 8_000 if quick else 40_000, 2 if quick else 20,
+                                  int(os.environ.get("CREDIT_LEDGER_BENCH_WORKERS", "1")))
         if want("rebuild"):
             figures += bench_rebuild(settings_for("rebuild"), 3_000 if quick else 200_000)
         if want("audit"):
@@ -393,7 +394,7 @@ def _server_env(settings: Settings) -> dict[str, str]:
 
 
 def bench_http(settings_for: Callable[[str, str], Settings], seconds: float, bodies_count: int,
-               batches: int) -> list[dict[str, Any]]:
+               batches: int, workers: int = 1) -> list[dict[str, Any]]:
     """Figures 1-3: single appends, batch ingest, queries; with their baselines."""
     import httpx
 
@@ -421,8 +422,8 @@ def bench_http(settings_for: Callable[[str, str], Settings], seconds: float, bod
             ceiling = post_load(f"http://127.0.0.1:{port}/v1/statements", singles, seconds)
         finally:
             _stop(echo)
-        ours_proc = _start([_bin("credit-ledger"), "serve", "--port", str(port), "--log-level", "warning"],
-                           _server_env(settings), port)
+        ours_proc = _start([_bin("credit-ledger"), "serve", "--port", str(port), "--log-level", "warning",
+                            "--workers", str(workers)], _server_env(settings), port)
         url = f"http://127.0.0.1:{port}"
         try:
             ours = post_load(url + "/v1/statements", singles, seconds)

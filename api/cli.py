@@ -126,8 +126,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for path in result.created_keys:
             print(f"created key {path} (mode 0600)", file=sys.stderr)
     print(f"serving on http://{args.host}:{args.port} (OpenAPI page: /docs); backend: {settings.backend}", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
-                loop="auto", http="auto", access_log=False)
+    if args.workers > 1:
+        # Each worker process builds its app from the environment; the data directory travels there too.
+        os.environ["CREDIT_LEDGER_DATA_DIR"] = str(settings.data_dir)
+        uvicorn.run("api.app:create_app", factory=True, workers=args.workers, host=args.host, port=args.port,
+                    log_level=args.log_level, access_log=False)
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+                    loop="auto", http="auto", access_log=False)
     return 0
 
 
@@ -376,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--log-level", default="info")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (each with its own group committer)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("access-report", help="the privacy officer's review report (itself a logged query)")
