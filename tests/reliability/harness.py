@@ -1,0 +1,155 @@
+"""Load against a real server process, and the checks that nothing acknowledged was lost."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from api.runtime import open_ledger, open_views
+from api.settings import Settings
+
+CLI = str(Path(sys.executable).parent / "credit-ledger")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_LEDGER_")}
+    env["CREDIT_LEDGER_DATA_DIR"] = str(settings.data_dir)
+    env["CREDIT_LEDGER_PROJECTION_POLL_SECONDS"] = "0.2"
+    if settings.database_url:
+        env["CREDIT_LEDGER_DATABASE_URL"] = settings.database_url
+        env["CREDIT_LEDGER_DATABASE_SCHEMA"] = settings.database_schema
+    return env
+
+
+class Server:
+    """``credit-ledger serve`` as a child process."""
+
+    def __init__(self, settings: Settings, port: int) -> None:
+        self.settings = settings
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([CLI, "serve", "--port", str(self.port), "--log-level", "warning"],
+                                     env=server_env(self.settings), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("server did not come up")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+
+@dataclass
+class Tally:
+    """What the clients saw."""
+
+    acknowledged: set[str] = field(default_factory=set)
+    sent: int = 0
+    failures: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def run_clients(url: str, envelopes: list[dict[str, Any]], tally: Tally, stop: threading.Event, clients: int = 8) -> None:
+    """Post envelopes (each until acknowledged) from several threads until ``stop`` or all are acknowledged."""
+    queue = list(envelopes)
+    qlock = threading.Lock()
+
+    def worker() -> None:
+        with httpx.Client(timeout=10) as http:
+            while not stop.is_set():
+                with qlock:
+                    if not queue:
+                        return
+                    env = queue.pop()
+                path = "/v1/queries" if env["statement"]["type"] == "query.requested" else "/v1/statements"
+                try:
+                    r = http.post(url + path, content=orjson.dumps(env), headers={"Content-Type": "application/json"})
+                    ok = r.status_code in (200, 201)
+                except httpx.HTTPError:
+                    ok = False
+                with tally.lock:
+                    tally.sent += 1
+                    if ok:
+                        tally.acknowledged.add(env["statement"]["id"])
+                    else:
+                        tally.failures += 1
+                if not ok:
+                    with qlock:
+                        queue.insert(0, env)  # resend later: the same envelope, so at most once in the ledger
+                    time.sleep(0.05)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def check_nothing_lost(settings: Settings, acknowledged: set[str]) -> dict[str, Any]:
+    """Every acknowledged statement exactly once, no half-applied one, views caught up, audit passes."""
+    from api.cli import main as cli
+
+    ledger = open_ledger(settings)
+    views = open_views(settings, ledger)
+    try:
+        ids = [str(r[0]) for r in views.store.query("SELECT statement_id FROM ledger_entries")]
+        events = views.store.query("SELECT COUNT(*) FROM " + ("ledger_events" if settings.database_url
+                                                             else "stored_events"))[0][0]
+        found = set(ids)
+        duplicates = len(ids) - len(found)
+        missing = acknowledged - found
+        views.tree.catch_up_all()
+        views.archive.catch_up_all()
+        views.access_log.catch_up_all()
+        views.checkpointer.make()
+        tree_size = views.tree.size()
+    finally:
+        views.close()
+        ledger.close()
+    verify = cli(["audit", "verify", "--data", str(settings.data_dir)])
+    return {"acknowledged": len(acknowledged), "found": len(acknowledged & found), "missing": len(missing),
+            "duplicates": duplicates, "entries": len(ids), "events": int(events), "tree_size": tree_size,
+            "verify": "passed" if verify == 0 else "FAILED"}
+
+
+def random_delay(rng: random.Random, lo: float, hi: float) -> float:
+    return rng.uniform(lo, hi)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
