@@ -153,3 +153,11 @@ QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
           "content": _problem("query-refused", 403, "purpose other_management needs a written justification")},
     **{k: v for k, v in RECEIPT_RESPONSES.items() if k in (400, 401, 413, 415, 422, 503)},
 }
+
+READ_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A size, index, range, date or cursor outside what the log or list holds",
+          "content": _problem("invalid-range", 400, "tree size 10000 is beyond the log's current size 42")},
+    404: {"description": "No such checkpoint, statement or route", "content": _PROBLEM},
+    422: {"description": "A parameter of the wrong type or form", "content": _PROBLEM},
+    503: {"description": "Storage unavailable", "content": _PROBLEM},
+}

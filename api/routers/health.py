@@ -7,8 +7,9 @@ import asyncio
 from fastapi import APIRouter
 
 from api.deps import LedgerDep, SettingsDep
+from api.openapi import READ_PROBLEMS
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses={503: READ_PROBLEMS[503]})
 
 
 @router.get("/healthz", summary="Liveness and database reachability")

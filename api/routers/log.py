@@ -11,9 +11,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 
 from api.deps import ViewsDep
+from api.openapi import READ_PROBLEMS
 from ledger.errors import LedgerError, NotFoundError
 
-router = APIRouter(prefix="/v1/log", tags=["transparency log"])
+router = APIRouter(prefix="/v1/log", tags=["transparency log"], responses=READ_PROBLEMS)
 MAX_LEAF_HASHES = 1000
 
 

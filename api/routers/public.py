@@ -12,9 +12,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import ViewsDep
+from api.openapi import READ_PROBLEMS
 from api.routers.log import RangeError
 
-router = APIRouter(prefix="/v1/public/lists", tags=["public lists"])
+router = APIRouter(prefix="/v1/public/lists", tags=["public lists"], responses=READ_PROBLEMS)
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
