@@ -117,9 +117,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
-    from api.runtime import init, needs_init
+    from api.runtime import check_key_files, init, needs_init
 
     settings = _settings(args)
+    check_key_files(settings)
     if needs_init(settings):
         print(f"{settings.data_dir} has no authority key: running init first", file=sys.stderr)
         result = init(settings)
@@ -144,12 +145,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if not settings.database_url:
         print("no CREDIT_LEDGER_DATABASE_URL set: the SQLite backend creates its tables itself")
         return 0
-    done = migrate(settings.database_url, settings.database_schema)
+    done = migrate(settings.migration_database_url or settings.database_url, settings.database_schema)
     if done:
         for m in done:
             print(f"applied {m.version:04d}_{m.name}.sql")
     else:
         print("the database is up to date")
+    if args.grant_to:
+        from api.migrate import grant
+
+        grant(settings.migration_database_url or settings.database_url, settings.database_schema, args.grant_to)
+        print(f"granted {args.grant_to}: select and insert on the ledger's tables, read and write on the views")
     return 0
 
 
@@ -428,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("migrate", help="apply pending PostgreSQL migrations")
+    p.add_argument("--grant-to", help="the service's role: may insert and select the ledger's tables, nothing more")
     p.set_defaults(func=cmd_migrate)
     return parser
 

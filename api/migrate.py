@@ -78,3 +78,26 @@ def migrate(conninfo: str, schema: str = "public") -> list[Migration]:
             done.append(m)
         conn.commit()
     return done
+
+
+LEDGER_TABLES = ("ledger_events", "ledger_entries", "log_checkpoints")  # history: insert and select only
+VIEW_TABLES = ("projection_positions", "log_nodes", "archive_records", "view_departments", "view_catalogues",
+               "access_log")  # read models: rebuilt, so also update and delete
+
+
+def grant(conninfo: str, schema: str, role: str) -> None:
+    """Give the service's role what it needs and no more: it may insert into and read the ledger's
+    tables but never update or delete them (privileges, and the append-only triggers besides)."""
+    with psycopg.connect(conninfo, autocommit=False) as conn:
+        ident = sql.Identifier(role)
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), ident))
+        for table in LEDGER_TABLES:
+            conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(schema, table), ident))
+            conn.execute(sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(sql.Identifier(schema, table), ident))
+        for table in VIEW_TABLES:
+            conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}")
+                         .format(sql.Identifier(schema, table), ident))
+        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(schema, "schema_migrations"), ident))
+        conn.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}")
+                     .format(sql.Identifier(schema, "ledger_events_notification_id_seq"), ident))
+        conn.commit()

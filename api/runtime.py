@@ -75,7 +75,7 @@ def authority_public_key(settings: Settings) -> bytes | None:
 def open_ledger(settings: Settings) -> Ledger:
     """Migrate (PostgreSQL, if configured to) and construct the ledger application."""
     if settings.database_url and settings.migrate_on_start:
-        migrate(settings.database_url, settings.database_schema)
+        migrate(settings.migration_database_url or settings.database_url, settings.database_schema)
     return Ledger(
         ledger_env(settings),
         authority_public_key=authority_public_key(settings),
@@ -136,6 +136,12 @@ class InitResult:
     founded: bool
     authority_key_id: str
     authority_code: str
+
+
+def check_key_files(settings: Settings) -> None:
+    """Refuse to start with a private key that group or others may read (KeyFileError names the file)."""
+    for pem in sorted(settings.keys_dir.glob("*.pem")):
+        KeyPair.load(pem)
 
 
 def needs_init(settings: Settings) -> bool:

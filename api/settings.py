@@ -18,6 +18,10 @@ class Settings(BaseSettings):
         None, description="postgresql://user:pass@host:port/db selects PostgreSQL; unset means SQLite in data_dir."
     )
     database_schema: str = Field("public", description="PostgreSQL schema holding the ledger's tables.")
+    migration_database_url: str | None = Field(
+        None, description="Owner connection for migrations; the service then connects with database_url, "
+                          "a role that may only insert and select the ledger's tables.",
+    )
     pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connection pool size.")
     migrate_on_start: bool = Field(True, description="Apply pending migrations when the service starts.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest body for one statement.")

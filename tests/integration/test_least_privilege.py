@@ -1,0 +1,67 @@
+"""The service runs as a role that may insert and select the ledger's tables but not change them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from api.cli import main as cli
+from api.settings import Settings
+from tests.conftest import PG_URL
+from tests.support import World, make_resident_id
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def app_role() -> Iterator[tuple[str, str]]:
+    role = "credit_app_" + uuid.uuid4().hex[:8]
+    password = uuid.uuid4().hex
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+    params = conninfo_to_dict(PG_URL)
+    params.update(user=role, password=password)
+    try:
+        yield role, make_conninfo(**params)
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_service_role_inserts_and_selects_but_cannot_update_or_delete(pg_schema, tmp_path, app_role, monkeypatch):
+    role, app_url = app_role
+    monkeypatch.setenv("CREDIT_LEDGER_DATABASE_URL", PG_URL)
+    monkeypatch.setenv("CREDIT_LEDGER_DATABASE_SCHEMA", pg_schema)
+    assert cli(["migrate", "--grant-to", role]) == 0
+    settings = Settings(data_dir=tmp_path / "data", database_url=app_url, database_schema=pg_schema,
+                        migration_database_url=PG_URL)
+    world = World(settings)  # founds the ledger, appends and projects as the service's role
+    try:
+        dept = world.department()
+        world.append_ok(world.submission(dept, subject=make_resident_id()))
+        from api.runtime import open_views
+
+        views = open_views(settings, world.ledger)
+        try:
+            assert views.archive.catch_up_all() > 0 and views.tree.catch_up_all() > 0
+            assert views.checkpointer.make() is not None
+        finally:
+            views.close()
+        count = world.ledger.count()
+    finally:
+        world.close()
+    with psycopg.connect(app_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(pg_schema)))
+        for statement in ("UPDATE ledger_events SET topic = topic", "DELETE FROM ledger_events",
+                          "UPDATE ledger_entries SET recorded_at = recorded_at", "DELETE FROM ledger_entries",
+                          "TRUNCATE ledger_events", "DELETE FROM log_checkpoints",
+                          "ALTER TABLE ledger_events DISABLE TRIGGER ALL", "DROP TABLE ledger_entries"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+        assert conn.execute("SELECT COUNT(*) FROM ledger_entries").fetchone()[0] == count
