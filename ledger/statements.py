@@ -105,6 +105,8 @@ def _uscc(value: Any) -> str:
 
 def _uscc_admitted(value: Any) -> str:
     """A code in USCC form whose check character the authority overrides (registration only)."""
+    if not isinstance(value, str):
+        raise ValidationError("unified social credit code must be a string")
     try:
         return validate_uscc(value, overrides=frozenset([value]))
     except IdentifierError as exc:
@@ -286,7 +288,7 @@ def parse_statement(obj: Any) -> Statement:
     if not isinstance(obj, dict):
         raise ValidationError("statement must be a JSON object")
     kind = obj.get("type")
-    if kind not in SCHEMAS:
+    if not isinstance(kind, str) or kind not in SCHEMAS:
         raise ValidationError(f"unknown statement type {kind!r}")
     required, optional = SCHEMAS[kind]
     if kind == "department.registered" and obj.get("check_override") is True:

@@ -252,3 +252,28 @@ def test_batch_envelope_refusals(client, world):
 def test_unknown_route_is_a_problem(client, world):
     r = client.get("/v1/nothing")
     assert r.status_code == 404 and r.json()["type"] == P + "not-found"
+
+
+@pytest.mark.parametrize("mutate,status,slug", [
+    (lambda s: s.update(issuer=["x"]), 422, "invalid-statement"),
+    (lambda s: s.update(type=["record.submitted"]), 422, "invalid-statement"),
+    (lambda s: s.update(details={"case_reference": ["a"] * 100_000}), 422, "invalid-statement"),
+    (lambda s: s.update(subject={"a": 1}), 422, "invalid-statement"),
+])
+def test_wrongly_typed_values_and_huge_arrays_are_refused(client, world, mutate, status, slug):
+    dept = world.department()
+    env = world.submission(dept)
+    mutate(env["statement"])
+    body = json.dumps(env).encode()
+    if len(body) > world.settings.max_body_bytes:
+        refused(client, world, None, 413, "payload-too-large", raw=body)
+    else:
+        refused(client, world, env, status, slug)
+
+
+def test_batch_with_too_many_envelopes(client, world):
+    dept = world.department()
+    env = world.submission(dept)
+    too_many = {"envelopes": [env] * (world.settings.max_batch_items + 1)}
+    p = refused(client, world, too_many, 400, "malformed", path="/v1/statements/batch")
+    assert "at most" in p["detail"]

@@ -107,3 +107,38 @@ def test_catalogue_refusals(mutate, reason):
     mutate(doc)
     with pytest.raises(ValidationError, match=reason):
         parse_catalogue(doc)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ledger.errors import LedgerError  # noqa: E402
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30)
+    | st.sampled_from(["record.submitted", "11010519491231002X", "2026-01-01", "2026-01-01T00:00:00Z",
+                       "3f0c5a52-8f7e-4d1b-9a51-2b8f0e3c9d11", "91350100M000100Y43"]),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=12), c, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from([*BASE, "details", "changes", "record_id", "x"]), json_like, max_size=14))
+def test_parser_only_ever_refuses_with_a_ledger_error(obj):
+    try:
+        st_ = parse_statement(obj)
+    except LedgerError:
+        return
+    assert st_.canonical and st_.type in SCHEMAS
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted(set(BASE) - {"type"})), json_like)
+def test_any_single_field_change_is_judged_not_crashed(field, value):
+    obj = {**BASE, field: value}
+    try:
+        parsed = parse_statement(obj)
+    except LedgerError:
+        return
+    assert parsed.values[field] is not None
