@@ -153,3 +153,15 @@ def random_delay(rng: random.Random, lo: float, hi: float) -> float:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def report(scenario: str, rounds: int, result: dict[str, Any]) -> None:
+    """Print one result line, and append it to CREDIT_LEDGER_RELIABILITY_REPORT when that is set."""
+    import json
+
+    line = {"scenario": scenario, "rounds": rounds, **result}
+    print(json.dumps(line))
+    path = os.environ.get("CREDIT_LEDGER_RELIABILITY_REPORT")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
