@@ -20,7 +20,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from keys import KeyError_, SignatureError, key_id_for, verify_signature
+from keys import Department, KeyError_, SignatureError, key_id_for, verify_signature
 from keys.errors import KeyNotValidError, UnknownKeyError
 from ledger import queries
 from ledger.aggregates import (
@@ -270,14 +270,19 @@ class Ledger(Application[UUID]):
         authority.decide(st, entry)
         return authority, authority
 
-    def _decide_query(self, authority: Authority | None, env: Envelope, now: datetime) -> Query:
-        st = env.statement
+    def _issuer(self, authority: Authority | None, env: Envelope) -> tuple[Authority, Department]:
+        """Check the ledger is founded and the signature is the issuing department's; return both."""
         if authority is None or authority.catalogue is None:
             raise RuleError("the ledger is not initialised: no authority or catalogue yet")
         self._verify(env, authority)
-        dept = authority.registry.departments.get(st.issuer)
+        dept = authority.registry.departments.get(env.statement.issuer)
         if dept is None:
-            raise ForbiddenError(f"department {st.issuer} is not registered")
+            raise ForbiddenError(f"department {env.statement.issuer} is not registered")
+        return authority, dept
+
+    def _decide_query(self, authority: Authority | None, env: Envelope, now: datetime) -> Query:
+        st = env.statement
+        _, dept = self._issuer(authority, env)
         queries.check_shape(st)
         outcome = queries.decide(dept, st, now, self.max_clock_skew)
         return Query._create(Query.Requested, id=st.id, outcome=outcome, **entry_fields(st, env.key_id, env.signature, now))
@@ -286,13 +291,9 @@ class Ledger(Application[UUID]):
         self, authority: Authority | None, env: Envelope, now: datetime, touched: dict[UUID, Aggregate]
     ) -> CreditRecord:
         st = env.statement
-        if authority is None or authority.catalogue is None:
-            raise RuleError("the ledger is not initialised: no authority or catalogue yet")
-        self._verify(env, authority)
-        dept = authority.registry.departments.get(st.issuer)
-        if dept is None:
-            raise ForbiddenError(f"department {st.issuer} is not registered")
+        authority, dept = self._issuer(authority, env)
         catalogue = authority.catalogue
+        assert catalogue is not None
         entry = entry_fields(st, env.key_id, env.signature, now)
         v = st.values
         if st.type == "record.submitted":

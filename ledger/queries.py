@@ -22,6 +22,7 @@ SCOPES: dict[str, tuple[bool, frozenset[str] | None, frozenset[str] | None]] = {
     "review_report": (False, frozenset({"privacy_officer"}), frozenset({"privacy_review"})),
     "ledger_entries": (False, frozenset({"auditor"}), frozenset({"audit"})),
     "as_of_archive": (True, frozenset({"auditor"}), frozenset({"audit"})),
+    "as_of_lists": (False, frozenset({"auditor"}), frozenset({"audit"})),
 }
 # purposes that need a role whatever the scope
 PURPOSE_ROLES = {"subject_self_query": "service_window", "privacy_review": "privacy_officer", "audit": "auditor"}
@@ -33,6 +34,7 @@ FILTERS: dict[str, dict[str, str]] = {
     "review_report": {"from": "datetime", "to": "datetime"},
     "ledger_entries": {"start": "int", "end": "int"},
     "as_of_archive": {"position": "int", "at": "datetime"},
+    "as_of_lists": {"position": "int", "at": "datetime", "list": "text"},
 }
 MAX_ENTRIES = 1000
 
@@ -67,8 +69,10 @@ def check_shape(st: Statement) -> None:
         start, end = f.get("start"), f.get("end")
         if start is None or end is None or not start < end <= start + MAX_ENTRIES:
             raise ValidationError(f"filters: ledger_entries needs start < end <= start + {MAX_ENTRIES}")
-    if v["scope"] == "as_of_archive" and ("position" in f) == ("at" in f):
-        raise ValidationError("filters: as_of_archive needs exactly one of position and at")
+    if v["scope"] in ("as_of_archive", "as_of_lists") and ("position" in f) == ("at" in f):
+        raise ValidationError(f"filters: {v['scope']} needs exactly one of position and at")
+    if v["scope"] == "as_of_lists" and f.get("list") not in ("black", "red"):
+        raise ValidationError("filters: as_of_lists needs list: black or red")
 
 
 def decide(dept: Department, st: Statement, now: datetime, max_age: timedelta) -> dict[str, Any]:

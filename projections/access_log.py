@@ -14,7 +14,7 @@ from eventsourcing.utils import get_topic
 
 from ledger.aggregates import Query
 from ledger.application import Ledger
-from projections.logtree import get_position, set_position
+from projections.tracking import TrackedView, get_position, set_position
 from projections.store import Store
 
 NAME = "access_log"
@@ -44,17 +44,16 @@ def row_of(event: Any, position: int) -> tuple[Any, ...]:
             o["status"], o.get("reason"))
 
 
-class AccessLogView:
+class AccessLogView(TrackedView):
     """Queries by subject, department, operator, purpose and time."""
+
+    name = NAME
 
     topic = get_topic(Query.Requested)
 
     def __init__(self, ledger: Ledger, store: Store) -> None:
         self.ledger = ledger
         self.store = store
-
-    def position(self) -> int:
-        return get_position(self.store, NAME)
 
     def catch_up(self, batch: int = 1000) -> int:
         with self.store.transaction() as tx:
@@ -69,12 +68,6 @@ class AccessLogView:
                            rows)
             set_position(tx, NAME, notifications[-1].id)
             return len(rows)
-
-    def catch_up_all(self) -> int:
-        total = 0
-        while n := self.catch_up():
-            total += n
-        return total
 
     def reset(self) -> None:
         with self.store.transaction() as tx:

@@ -54,13 +54,16 @@ class Answers:
             return {"from": _iso(start), "to": _iso(end), "findings": review(history, links, start, end)}
         if scope == "ledger_entries":
             return {"entries": self._entries(int(filters["start"]), int(filters["end"]))}
-        if scope == "as_of_archive":
+        if scope in ("as_of_archive", "as_of_lists"):
             if "position" in filters:
                 position, day = int(filters["position"]), now.date()
             else:
                 at = parse_datetime(filters["at"])
                 position, day = position_at(self.store, filters["at"]), at.date()
             model = replay(self.ledger, position)
+            if scope == "as_of_lists":
+                return {"position": position, "day": day.isoformat(), "list": filters["list"],
+                        "entries": model.public_list(filters["list"], day)}
             return {"position": position, "day": day.isoformat(), **model.archive(values["subject"], day)}
         raise ValueError(f"unknown scope {scope}")
 

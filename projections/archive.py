@@ -18,7 +18,7 @@ import orjson
 from ledger import record_doc
 from ledger.application import Ledger
 from ledger.archive_rules import is_minor_at_listing, public_entry, summarize
-from projections.logtree import get_position, set_position
+from projections.tracking import TrackedView, get_position, set_position
 from projections.store import Store, Tx
 
 NAME = "archive"
@@ -136,16 +136,15 @@ def _topics() -> list[str]:
     return sorted(get_topic(c) for c in classes)
 
 
-class ArchiveView:
+class ArchiveView(TrackedView):
     """The live archive and lists, kept up to date by ``catch_up`` (reading only the events it uses)."""
+
+    name = NAME
 
     def __init__(self, ledger: Ledger, store: Store) -> None:
         self.ledger = ledger
         self.store = store
         self.topics = _topics()
-
-    def position(self) -> int:
-        return get_position(self.store, NAME)
 
     def catch_up(self, batch: int = 1000) -> int:
         """Apply up to ``batch`` new events; rows and position in one transaction."""
@@ -163,12 +162,6 @@ class ArchiveView:
             self._write(tx, model, last)
             set_position(tx, NAME, last)
             return len(notifications)
-
-    def catch_up_all(self) -> int:
-        total = 0
-        while n := self.catch_up():
-            total += n
-        return total
 
     @staticmethod
     def _write(tx: Tx, model: Model, position: int) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from ledger import merkle
 from projections.store import Store, Tx
+from projections.tracking import TrackedView, get_position, set_position
 
 NAME = "log_tree"
 
@@ -26,22 +27,6 @@ SQLITE_DDL = [
     "CREATE TRIGGER IF NOT EXISTS log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints"
     " BEGIN SELECT RAISE(ABORT, 'ledger tables are append-only: DELETE on log_checkpoints refused'); END",
 ]
-
-
-def get_position(q: Tx | Store, name: str) -> int:
-    """A view's tracked position (0 if it has none)."""
-    rows = (q.execute if hasattr(q, "execute") else q.query)(  # type: ignore[union-attr]
-        "SELECT position FROM projection_positions WHERE name = %s", (name,))
-    return int(rows[0][0]) if rows else 0
-
-
-def set_position(tx: Tx, name: str, position: int) -> None:
-    """Record a view's position (in the same transaction as its rows)."""
-    tx.execute(
-        "INSERT INTO projection_positions (name, position) VALUES (%s, %s) "
-        "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-        (name, position),
-    )
 
 
 class _Reader:
@@ -90,8 +75,10 @@ class _Reader:
             raise LookupError(f"the log tree has no stored hash at {exc.args[0]}") from None
 
 
-class LogTree:
+class LogTree(TrackedView):
     """Stored perfect-subtree hashes and the proofs made from them."""
+
+    name = NAME
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -122,13 +109,6 @@ class LogTree:
             )
             set_position(tx, NAME, size + len(rows))
             return len(rows)
-
-    def catch_up_all(self) -> int:
-        """Integrate every leaf there is now."""
-        total = 0
-        while n := self.catch_up():
-            total += n
-        return total
 
     def reset(self) -> None:
         """Drop the stored subtrees and the position (checkpoints are kept: they are history)."""

@@ -61,26 +61,66 @@ def test_archive_query_is_logged_before_data_and_shares_only_shareable_records(c
     assert world.ledger.count() == before + 1
 
 
-def test_failure_after_the_append_still_leaves_the_log_entry(client, world):
-    dept = world.department()
+SCOPE_CASES = {
+    "archive": (dict(purposes=["administrative_licensing"]), dict(purpose="administrative_licensing", subject=True)),
+    "subject_access_log": (dict(items=[], purposes=["subject_self_query"], roles=["service_window"]),
+                           dict(purpose="subject_self_query", subject=True)),
+    "access_log": (dict(items=[], purposes=["privacy_review"], roles=["privacy_officer"]),
+                   dict(purpose="privacy_review")),
+    "review_report": (dict(items=[], purposes=["privacy_review"], roles=["privacy_officer"]),
+                      dict(purpose="privacy_review")),
+    "ledger_entries": (dict(items=[], purposes=["audit"], roles=["auditor"]),
+                       dict(purpose="audit", filters={"start": 0, "end": 3})),
+    "as_of_archive": (dict(items=[], purposes=["audit"], roles=["auditor"]),
+                      dict(purpose="audit", subject=True, filters={"position": 3})),
+    "as_of_lists": (dict(items=[], purposes=["audit"], roles=["auditor"]),
+                    dict(purpose="audit", filters={"position": 3, "list": "black"})),
+}
+
+
+def scoped_query(world: World, scope: str, subject: str) -> dict:
+    dept_kw, q_kw = SCOPE_CASES[scope]
+    dept = world.department(**dept_kw)
+    q_kw = dict(q_kw)
+    if q_kw.pop("subject", False):
+        q_kw["subject"] = subject
+    return ask(world, dept, scope=scope, **q_kw)
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPE_CASES))
+def test_every_read_path_answers_only_after_its_entry_is_in_the_ledger(client, world, scope):
+    """The data is read after the append: a read that fails leaves the entry; a good one finds it."""
+    from ledger.statements import QUERY_SCOPES
+
+    assert set(SCOPE_CASES) == set(QUERY_SCOPES)
     subject = make_resident_id()
-    world.append_ok(world.submission(dept, subject=subject))
+    world.append_ok(world.submission(world.department(), subject=subject))
+    seen: dict = {}
 
-    class Broken:
+    class Watching:
+        """Records whether the query's own entry was in the ledger when the read began, then fails."""
+
         def answer(self, values, now):
-            raise RuntimeError("disk on fire")
+            seen["in_ledger_at_read"] = in_ledger(world, q)
+            raise RuntimeError("storage failed while reading")
 
-    async def broken():
-        return Broken()
+    async def watching():
+        return Watching()
 
-    client.app.dependency_overrides[get_answers] = broken
-    q = ask(world, dept, subject=subject)
+    q = scoped_query(world, scope, subject)
+    client.app.dependency_overrides[get_answers] = watching
     before = world.ledger.count()
     quiet = TestClient(client.app, raise_server_exceptions=False)  # the server's own 500, as a caller sees it
     r = quiet.post("/v1/queries", json=q)
     assert r.status_code == 500 and r.json()["type"] == P + "internal"
-    assert "records" not in r.text and subject not in r.text
+    assert subject not in r.text and "data" not in r.json()
+    assert seen == {"in_ledger_at_read": True}
     assert world.ledger.count() == before + 1 and in_ledger(world, q)
+    client.app.dependency_overrides.clear()
+    q2 = scoped_query(world, scope, subject)
+    ok = client.post("/v1/queries", json=q2)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["receipt"]["leaf_index"] == world.ledger.count() - 1
 
 
 def test_failure_before_the_append_returns_no_data(client, world):
@@ -231,6 +271,9 @@ def test_auditor_reads_entries_and_state_as_of(client, world):
     r = client.post("/v1/queries", json=ask(world, auditor, scope="as_of_archive", purpose="audit", subject=subject,
                                            filters={"at": "2001-01-01T00:00:00Z"}))
     assert r.status_code == 200 and r.json()["data"]["records"] == [] and r.json()["data"]["position"] == 0
+    r = client.post("/v1/queries", json=ask(world, auditor, scope="as_of_lists", purpose="audit",
+                                           filters={"position": receipt.position, "list": "black"}))
+    assert r.status_code == 200 and r.json()["data"]["entries"] == []
     # auditors may not read a plain archive for another purpose they lack
     r = client.post("/v1/queries", json=ask(world, auditor, subject=subject))
     assert r.status_code == 403
