@@ -150,9 +150,9 @@ def _verify_chunk(chunk: list[tuple[bytes, bytes, str]]) -> int:
 def _child(settings: Settings, argv: list[str]) -> tuple[float, float]:
     """Run ``credit-ledger ARGV`` in a child process; return (seconds, peak RSS MB)."""
     env = _server_env(settings)
-    code = ("import resource, sys, time; from api.cli import main; t = time.perf_counter(); "
+    code = ("import sys, time; from api.cli import main, peak_rss_mb; t = time.perf_counter(); "
             f"rc = main({argv!r}); "
-            "print('BENCH', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024); "
+            "print('BENCH', time.perf_counter() - t, peak_rss_mb()); "
             "sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=7200)
     if proc.returncode != 0:

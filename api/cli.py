@@ -181,9 +181,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since it started (VmHWM: unlike ru_maxrss, not inherited
+    from the parent process across fork and exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     import base64
-    import resource
     import time
 
     from api.runtime import authority_public_key
@@ -242,7 +255,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     except AuditFailure as exc:
         print(f"credit-ledger: audit FAILED at {exc}", file=sys.stderr)
         return 1
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     elapsed = time.monotonic() - started
     print(f"audit OK: {report.entries} entries, {report.checkpoints} checkpoints, root "
           f"{base64.b64encode(report.root).decode()} ({elapsed:.1f} s, peak RSS {peak_mb:.0f} MB)")
