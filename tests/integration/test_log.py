@@ -6,7 +6,6 @@ import base64
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import psycopg
 import pytest

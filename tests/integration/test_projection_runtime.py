@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -110,7 +109,7 @@ def test_rebuild_command(world: World, capsys):
 def test_public_lists_over_http(world: World):
     dept = world.department()
     recs = []
-    for i in range(3):
+    for _ in range(3):
         env = world.submission(dept, subject_name="李雷")
         world.append_ok(env)
         world.append_ok(world.signed(dept, "record.disclosed", record_id=env["statement"]["id"], list="black",

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.statements import format_datetime
-from tests.support import ALL_FOOD_ITEMS, World, make_resident_id, now
+from tests.support import World, now
 
 P = "urn:credit-ledger:problem:"
 

@@ -247,7 +247,7 @@ def test_checkpoint_round_trip(size):
     f"o\n1\n{ROOT64}", f"\n1\n{ROOT64}\n", "o\n1\n\n", f"o\n1\n{ROOT64[:-1]}\n",
     f"o\n1\n{ROOT64[:-2]}9=\n",  # non-canonical: nonzero padding bits
     "o\n1\n" + base64.b64encode(ROOT[:31]).decode() + "\n", "o\n1\n" + base64.urlsafe_b64encode(b"\xfb" * 32).decode() + "\n",
-    f"o\n1\n{ROOT64}\n\n", f"o\n1\n{ROOT64}\next\n\n", f"o\n1\n", "", f"o\x00\n1\n{ROOT64}\n", None,
+    f"o\n1\n{ROOT64}\n\n", f"o\n1\n{ROOT64}\next\n\n", "o\n1\n", "", f"o\x00\n1\n{ROOT64}\n", None,
 ])
 def test_checkpoint_refusals(text):
     with pytest.raises(NoteError):
