@@ -58,3 +58,17 @@ def test_pure_modules_do_no_io():
         if "open(" in text.replace("open_note(", "").replace("def open_", ""):
             bad.append(f"{rel}: calls open(")
     assert bad == []
+
+
+def test_every_package_is_in_the_distribution():
+    """A non-editable install must carry every package (a subpackage missed once broke `serve`)."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = [".".join(p.parent.relative_to(ROOT).parts) for top in RANK | {"migrations": 0}
+                for p in (ROOT / top).rglob("__init__.py")]
+    assert packages and all(any(fnmatch.fnmatch(name, pat) for pat in include) for name in packages), packages
+    data = config["tool"]["setuptools"]["package-data"]
+    assert "catalogue/*.json" in data["ledger"] and "*.sql" in data["migrations"]
