@@ -145,6 +145,7 @@ class ArchiveView(TrackedView):
         self.ledger = ledger
         self.store = store
         self.topics = _topics()
+        self._points: tuple[int | None, dict[str, Any]] = (None, {})
 
     def catch_up(self, batch: int = 1000) -> int:
         """Apply up to ``batch`` new events; rows and position in one transaction."""
@@ -209,10 +210,15 @@ class ArchiveView(TrackedView):
     # Reading (live).
 
     def points_rule(self) -> dict[str, Any]:
-        rows = self.store.query("SELECT doc FROM view_catalogues ORDER BY version DESC LIMIT 1")
-        if not rows:
+        """The points rule of the latest catalogue (parsed once per catalogue version)."""
+        rows = self.store.query("SELECT MAX(version) FROM view_catalogues")
+        version = rows[0][0] if rows else None
+        if version is None:
             raise LookupError("no catalogue has been projected yet")
-        return orjson.loads(rows[0][0])["points"]
+        if self._points[0] != version:
+            (doc,) = self.store.query("SELECT doc FROM view_catalogues WHERE version = %s", (version,))[0]
+            self._points = (version, orjson.loads(doc)["points"])
+        return self._points[1]
 
     def documents(self, subject: str) -> list[dict[str, Any]]:
         return [orjson.loads(d) for (d,) in self.store.query(
