@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import timedelta
 
 import orjson
@@ -64,6 +65,77 @@ class AuditReport:
     authorities: list[str] = field(default_factory=list)
 
 
+def changes_registry(entry: AuditEntry) -> bool:
+    """True if the entry may be an authority statement (those change what later entries are checked with).
+
+    Canonical JSON spells a type as ``"type":"..."`` exactly; a non-canonical entry fails its check.
+    """
+    return any(f'"type":"{t}"' in entry.statement for t in AUTHORITY_TYPES)
+
+
+class EntryChecker:
+    """Checks one entry on its own, given the key registry as it stood before it (no tree, no order)."""
+
+    def __init__(self, authority_public_key: bytes, registry: KeyRegistry, authority_code: str | None,
+                 founding: bool) -> None:
+        self.authority_public_key = authority_public_key
+        self.registry = registry
+        self.authority_code = authority_code
+        self.founding = founding
+
+    def check(self, entry: AuditEntry) -> tuple[bytes, Any]:
+        """Return (leaf hash, parsed statement), or raise AuditFailure naming the entry."""
+        where = f"leaf {entry.leaf_index} (position {entry.position})"
+        try:
+            body = orjson.loads(entry.statement)
+            data = entry.statement.encode("utf-8")
+            if canonical_bytes(body) != data:
+                raise AuditFailure(where, "statement bytes are not in RFC 8785 canonical form")
+            st = parse_statement(body)
+        except (orjson.JSONDecodeError, LedgerError) as exc:
+            raise AuditFailure(where, f"statement does not parse: {exc}") from None
+        where = f"{where}, statement {st.id}"
+        if (st.type == "query.requested") != (entry.outcome is not None):
+            raise AuditFailure(where, "a query entry, and only a query entry, carries the ledger's decision")
+        try:
+            computed = leaf_hash(entry_bytes(data, entry.key_id, entry.signature, entry.recorded_at, entry.outcome))
+        except (ValueError, TypeError) as exc:
+            raise AuditFailure(where, str(exc)) from None
+        self._verify_signature(st, entry, data, where)
+        if entry.stored_leaf_hash is not None and entry.stored_leaf_hash != computed:
+            raise AuditFailure(where, "the stored leaf hash differs from the hash of the stored entry")
+        if st.type in AUTHORITY_TYPES and self.authority_code is not None and st.issuer != self.authority_code:
+            raise AuditFailure(where, f"{st.type} issued by {st.issuer}, not by the authority {self.authority_code}")
+        if st.type == "query.requested":
+            self._check_query(st, entry, where)
+        return computed, st
+
+    def _verify_signature(self, st, entry: AuditEntry, data: bytes, where: str) -> None:  # type: ignore[no-untyped-def]
+        try:
+            if self.founding:
+                if entry.key_id != key_id_for(self.authority_public_key):
+                    raise AuditFailure(where, "founding statement not signed by the given authority key")
+                verify_signature(self.authority_public_key, data, entry.signature)
+            else:
+                record = self.registry.key_for(entry.key_id, st.issuer, st.issued_at)
+                verify_signature(record.public_key, data, entry.signature)
+        except KeyError_ as exc:
+            raise AuditFailure(where, f"signature: {exc}") from None
+
+    def _check_query(self, st, entry: AuditEntry, where: str) -> None:  # type: ignore[no-untyped-def]
+        """An accepted query must be one the policy accepts (freshness aside: its bound is a setting)."""
+        outcome = entry.outcome or {}
+        if outcome.get("status") not in ("accepted", "refused"):
+            raise AuditFailure(where, f"query outcome {outcome!r} is not accepted or refused")
+        if outcome["status"] == "accepted":
+            dept = self.registry.departments.get(st.issuer)
+            if dept is None:
+                raise AuditFailure(where, f"query accepted from unregistered department {st.issuer}")
+            verdict = queries.decide(dept, st, parse_datetime(entry.recorded_at), timedelta(days=36500))
+            if verdict["status"] != "accepted":
+                raise AuditFailure(where, f"query accepted although the policy refuses it: {verdict['reason']}")
+
+
 class Auditor:
     """Streaming verifier of entries and checkpoints."""
 
@@ -108,68 +180,41 @@ class Auditor:
             self.report.checkpoints += 1
             self._next_checkpoint()
 
+    @property
+    def founding(self) -> bool:
+        """True until the authority's own key is registered (entries then verify with the pinned key)."""
+        return self.authority_code is None or not any(
+            k.department == self.authority_code for k in self.registry.keys.values())
+
+    def checker(self) -> EntryChecker:
+        """A checker holding the registry as it is now (for checking entries elsewhere, e.g. in parallel)."""
+        return EntryChecker(self.authority_public_key, self.registry, self.authority_code, self.founding)
+
     def add(self, entry: AuditEntry) -> None:
         """Check one entry (the next in leaf order)."""
+        self._check_place(entry)
+        computed, st = self.checker().check(entry)
+        self._apply(st)
+        self._append(entry, computed)
+
+    def add_checked(self, entry: AuditEntry, computed: bytes) -> None:
+        """Take an entry that a ``checker()`` snapshot already checked (one that changes no registry state)."""
+        self._check_place(entry)
+        self._append(entry, computed)
+
+    def _check_place(self, entry: AuditEntry) -> None:
         where = f"leaf {entry.leaf_index} (position {entry.position})"
         expected = self.tree.size
         if entry.leaf_index != expected:
             raise AuditFailure(where, f"expected leaf {expected}: an entry is missing or out of order")
         if entry.position <= self.last_position:
             raise AuditFailure(where, f"position does not follow the previous one ({self.last_position})")
-        try:
-            body = orjson.loads(entry.statement)
-            data = entry.statement.encode("utf-8")
-            if canonical_bytes(body) != data:
-                raise AuditFailure(where, "statement bytes are not in RFC 8785 canonical form")
-            st = parse_statement(body)
-        except (orjson.JSONDecodeError, LedgerError) as exc:
-            raise AuditFailure(where, f"statement does not parse: {exc}") from None
-        where = f"{where}, statement {st.id}"
-        if (st.type == "query.requested") != (entry.outcome is not None):
-            raise AuditFailure(where, "a query entry, and only a query entry, carries the ledger's decision")
-        try:
-            computed = leaf_hash(entry_bytes(data, entry.key_id, entry.signature, entry.recorded_at, entry.outcome))
-        except (ValueError, TypeError) as exc:
-            raise AuditFailure(where, str(exc)) from None
-        self._verify_signature(st, entry, data, where)
-        if entry.stored_leaf_hash is not None and entry.stored_leaf_hash != computed:
-            raise AuditFailure(where, "the stored leaf hash differs from the hash of the stored entry")
-        if st.type in AUTHORITY_TYPES and self.authority_code is not None and st.issuer != self.authority_code:
-            raise AuditFailure(where, f"{st.type} issued by {st.issuer}, not by the authority {self.authority_code}")
-        if st.type == "query.requested":
-            self._check_query(st, entry, where)
-        self._apply(st)
+
+    def _append(self, entry: AuditEntry, computed: bytes) -> None:
         self.tree.append(computed)
         self.last_position = entry.position
         self.report.entries += 1
         self._check_checkpoints()
-
-    def _verify_signature(self, st, entry: AuditEntry, data: bytes, where: str) -> None:  # type: ignore[no-untyped-def]
-        founding = self.authority_code is None or not any(
-            k.department == self.authority_code for k in self.registry.keys.values())
-        try:
-            if founding:
-                if entry.key_id != key_id_for(self.authority_public_key):
-                    raise AuditFailure(where, "founding statement not signed by the given authority key")
-                verify_signature(self.authority_public_key, data, entry.signature)
-            else:
-                record = self.registry.key_for(entry.key_id, st.issuer, st.issued_at)
-                verify_signature(record.public_key, data, entry.signature)
-        except KeyError_ as exc:
-            raise AuditFailure(where, f"signature: {exc}") from None
-
-    def _check_query(self, st, entry: AuditEntry, where: str) -> None:  # type: ignore[no-untyped-def]
-        """An accepted query must be one the policy accepts (freshness aside: its bound is a setting)."""
-        outcome = entry.outcome or {}
-        if outcome.get("status") not in ("accepted", "refused"):
-            raise AuditFailure(where, f"query outcome {outcome!r} is not accepted or refused")
-        if outcome["status"] == "accepted":
-            dept = self.registry.departments.get(st.issuer)
-            if dept is None:
-                raise AuditFailure(where, f"query accepted from unregistered department {st.issuer}")
-            verdict = queries.decide(dept, st, parse_datetime(entry.recorded_at), timedelta(days=36500))
-            if verdict["status"] != "accepted":
-                raise AuditFailure(where, f"query accepted although the policy refuses it: {verdict['reason']}")
 
     def _apply(self, st) -> None:  # type: ignore[no-untyped-def]
         v = st.values

@@ -177,7 +177,8 @@ def _delete(conn, table: str, nid: int) -> None:
     conn.execute(f"DELETE FROM {table} WHERE {key} = {mark}", (nid,))
 
 
-def test_tamper_one_byte_is_named(world, capsys, monkeypatch):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_tamper_one_byte_is_named(world, capsys, monkeypatch, jobs):
     _env(monkeypatch, world)
     prepare(world)
 
@@ -188,7 +189,7 @@ def test_tamper_one_byte_is_named(world, capsys, monkeypatch):
         _set_state(conn, table, nid, state[:i] + b"T" + state[i + 1:])
 
     tamper(world, flip)
-    assert audit(world) == 1
+    assert audit(world, "--jobs", jobs) == 1
     err = capsys.readouterr().err
     assert "audit FAILED at leaf 12 " in err and "signature" in err
 
