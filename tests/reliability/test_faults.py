@@ -68,6 +68,13 @@ def test_server_killed_at_random_moments_loses_nothing(world: World):
 
 @pytest.mark.postgres
 def test_postgres_restart_under_load_the_service_recovers_by_itself(pg_schema, tmp_path):
+    """Restarts the local cluster (pg_ctlcluster), so it needs the test server to be that cluster."""
+    import shutil
+    from urllib.parse import urlsplit
+
+    if urlsplit(PG_URL).hostname not in ("127.0.0.1", "localhost") or not shutil.which("pg_ctlcluster"):
+        pytest.fail("this scenario restarts the local PostgreSQL cluster: point CREDIT_LEDGER_TEST_POSTGRES_URL "
+                    "at it, or deselect with -m 'not reliability'")
     settings = Settings(data_dir=tmp_path / "data", database_url=PG_URL, database_schema=pg_schema)
     world = World(settings)
     envelopes = workload(world, 500)
