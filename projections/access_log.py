@@ -15,7 +15,7 @@ from eventsourcing.utils import get_topic
 from ledger.aggregates import Query
 from ledger.application import Ledger
 from projections.tracking import TrackedView, get_position, set_position
-from projections.store import Store
+from projections.store import Store, scan
 
 NAME = "access_log"
 COLUMNS = ("position", "query_id", "issued_at", "recorded_at", "department", "operator", "subject", "purpose",
@@ -77,7 +77,8 @@ class AccessLogView(TrackedView):
 
     def digest(self) -> str:
         h = hashlib.sha256(f"position {self.position()}\n".encode())
-        for row in self.store.query(f"SELECT {', '.join(COLUMNS)} FROM access_log ORDER BY position"):
+        for row in scan(self.store, f"SELECT {', '.join(COLUMNS)} FROM access_log WHERE position > %s "
+                        "ORDER BY position LIMIT %s", (-1,), lambda row: (row[0],)):
             h.update(orjson.dumps(list(row)) + b"\n")
         return h.hexdigest()
 

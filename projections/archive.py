@@ -19,7 +19,7 @@ from ledger import record_doc
 from ledger.application import Ledger
 from ledger.archive_rules import is_minor_at_listing, public_entry, summarize
 from projections.tracking import TrackedView, get_position, set_position
-from projections.store import Store, Tx
+from projections.store import Store, Tx, scan
 
 NAME = "archive"
 LISTS = ("black", "red")
@@ -199,7 +199,8 @@ class ArchiveView(TrackedView):
         """SHA-256 over the view's whole content in key order, and its position."""
         h = hashlib.sha256()
         h.update(f"position {self.position()}\n".encode())
-        for rid, doc in self.store.query("SELECT record_id, doc FROM archive_records ORDER BY record_id"):
+        for rid, doc in scan(self.store, "SELECT record_id, doc FROM archive_records WHERE record_id > %s "
+                             "ORDER BY record_id LIMIT %s", ("",), lambda row: (row[0],)):
             h.update(f"{rid} {doc}\n".encode())
         for code, name in self.store.query("SELECT code, name FROM view_departments ORDER BY code"):
             h.update(f"dept {code} {name}\n".encode())

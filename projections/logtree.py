@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 
 from ledger import merkle
-from projections.store import Store, Tx
+from projections.store import Store, Tx, scan
 from projections.tracking import TrackedView, get_position, set_position
 
 NAME = "log_tree"
@@ -121,7 +121,8 @@ class LogTree(TrackedView):
     def digest(self) -> str:
         """SHA-256 over every stored subtree hash in address order, and the size."""
         h = hashlib.sha256(f"size {self.size()}\n".encode())
-        for level, idx, node in self.store.query("SELECT level, idx, hash FROM log_nodes ORDER BY level, idx"):
+        for level, idx, node in scan(self.store, "SELECT level, idx, hash FROM log_nodes WHERE (level, idx) > (%s, %s) "
+                                     "ORDER BY level, idx LIMIT %s", (-1, -1), lambda row: (row[0], row[1])):
             h.update(f"{level} {idx} ".encode() + bytes(node) + b"\n")
         return h.hexdigest()
 

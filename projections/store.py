@@ -151,3 +151,18 @@ class PostgresStore:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def scan(store: Store, query: str, first: tuple[Any, ...], key: Any, page: int = 5000) -> Any:
+    """Yield every row of ``query`` a page at a time (keyset pagination: memory stays flat).
+
+    ``query`` takes the key values of the last row seen, then the page size; ``first`` is a key below
+    every row; ``key(row)`` gives a row's key.
+    """
+    after = first
+    while True:
+        rows = store.query(query, (*after, page))
+        yield from rows
+        if len(rows) < page:
+            return
+        after = key(rows[-1])
