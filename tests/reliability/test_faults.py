@@ -77,7 +77,7 @@ def test_postgres_restart_under_load_the_service_recovers_by_itself(pg_schema, t
                     "at it, or deselect with -m 'not reliability'")
     settings = Settings(data_dir=tmp_path / "data", database_url=PG_URL, database_schema=pg_schema)
     world = World(settings)
-    envelopes = workload(world, 500)
+    envelopes = workload(world, 1500)  # enough that the load is still running when the restarts come
     world.close()
     server = Server(settings, free_port())
     server.start()
@@ -89,7 +89,8 @@ def test_postgres_restart_under_load_the_service_recovers_by_itself(pg_schema, t
         clients.start()
         restarts = 0
         for _ in range(max(1, ROUNDS // 2)):
-            time.sleep(0.8)
+            time.sleep(0.5)
+            assert clients.is_alive(), "the load ended before the restart: raise the workload"
             subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart", "-m", "fast"],
                            check=True, capture_output=True, timeout=120)
             restarts += 1
