@@ -8,13 +8,15 @@ position, in one transaction. Proofs then read O(log n) stored hashes (``ledger.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from ledger import merkle
 from projections.store import Store, Tx, scan
 from projections.tracking import TrackedView, get_position, set_position
 
 NAME = "log_tree"
+T = TypeVar("T")
 
 SQLITE_DDL = [
     "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
@@ -126,24 +128,32 @@ class LogTree(TrackedView):
             h.update(f"{level} {idx} ".encode() + bytes(node) + b"\n")
         return h.hexdigest()
 
+    def _read(self, size: int, compute: Callable[[_Reader], T]) -> T:
+        """Run a proof or root computation for a tree of ``size`` leaves. The size cache is only a hint:
+        if stored hashes are missing (the tree was reset by a rebuild elsewhere), look the size up again."""
+        self._check_size(size)
+        try:
+            return compute(_Reader(self.store, self.store.kind))
+        except LookupError:
+            self._known_size = 0
+            self._check_size(size)  # raises ValueError if the tree is now smaller than asked for
+            return compute(_Reader(self.store, self.store.kind))
+
     def root(self, size: int) -> bytes:
         """Root hash of the first ``size`` leaves."""
-        self._check_size(size)
-        return merkle.tree_root(size, _Reader(self.store, self.store.kind))
+        return self._read(size, lambda r: merkle.tree_root(size, r))
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
-        self._check_size(size)
         if not 0 <= index < size:
             raise ValueError(f"leaf index {index} is not below tree size {size}")
-        return merkle.inclusion_proof(index, size, _Reader(self.store, self.store.kind))
+        return self._read(size, lambda r: merkle.inclusion_proof(index, size, r))
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 consistency proof between tree sizes ``first`` and ``second``."""
-        self._check_size(second)
         if not 0 <= first <= second:
             raise ValueError(f"first size {first} must be from 0 to the second size {second}")
-        return merkle.consistency_proof(first, second, _Reader(self.store, self.store.kind))
+        return self._read(second, lambda r: merkle.consistency_proof(first, second, r))
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes of leaves ``start`` to ``end - 1``."""

@@ -7,6 +7,7 @@ import base64
 from typing import Annotated
 from uuid import UUID
 
+import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 
@@ -69,8 +70,6 @@ async def checkpoints(
             raise NotFoundError(f"no checkpoint of size {size}")
         return _note(cp.note)
     page = await asyncio.to_thread(views.checkpointer.page, after, limit)
-    import orjson
-
     return Response(orjson.dumps({
         "checkpoints": [{"size": c.size, "root": b64(c.root), "created_at": c.created_at} for c in page],
         "next_after": page[-1].size if len(page) == limit else None,

@@ -273,3 +273,24 @@ def test_checkpoint_beyond_the_ledger_is_detected(world, capsys, monkeypatch):
         views.close()
     assert audit(world) == 1
     assert f"checkpoint of size {size}" in capsys.readouterr().err
+
+
+def test_proofs_after_a_rebuild_elsewhere_are_problems_not_errors(world):
+    """A tree reset by another process (a rebuild) must not leave a server's cached size answering 500s."""
+    from projections.logtree import LogTree
+
+    fill(world, 6)
+    serving = open_views(world.settings, world.ledger)
+    other = open_views(world.settings, world.ledger)
+    try:
+        serving.tree.catch_up_all()
+        size = serving.tree.size()
+        assert len(serving.tree.inclusion_proof(0, size)) > 0  # caches the size
+        other.tree.reset()  # a rebuild starts elsewhere
+        with pytest.raises(ValueError, match="beyond the log's current size 0"):
+            serving.tree.inclusion_proof(0, size)
+        other.tree.catch_up_all()
+        assert serving.tree.inclusion_proof(0, size) == LogTree(other.store).inclusion_proof(0, size)
+    finally:
+        serving.close()
+        other.close()
