@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker = views.worker(settings)
         committer = GroupCommitter(ledger, max_batch=settings.group_commit_max_batch,
                                    on_commit=worker.notify if settings.run_projections else None)
+        ledger.start_verifiers(background=True)
         committer.start()
         if settings.run_projections:
             worker.start()

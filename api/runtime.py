@@ -80,6 +80,7 @@ def open_ledger(settings: Settings) -> Ledger:
         ledger_env(settings),
         authority_public_key=authority_public_key(settings),
         max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
+        verify_processes=settings.verify_processes,
     )
 
 

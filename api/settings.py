@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -29,6 +30,11 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(5000, ge=1, description="Most envelopes in one batch request.")
     max_clock_skew_seconds: int = Field(300, ge=0, description="How far issued_at may lie in the future.")
     group_commit_max_batch: int = Field(2000, ge=1, description="Most statements appended in one transaction.")
+    verify_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=0, le=64,
+        description="Processes checking the signatures of a batch of 8 or more while the writer decides the "
+                    "rules (0: check in the writer thread).",
+    )
     log_origin: str = Field(
         "credit-ledger.example/log", pattern=r"^[^\s+]+$",
         description="Origin line of checkpoints and name of the log's signing key.",

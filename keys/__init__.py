@@ -4,7 +4,7 @@ This layer depends on the standard library and `cryptography` only.
 """
 
 from keys.errors import KeyError_, KeyFileError, KeyNotValidError, KeyRevokedError, SignatureError, UnknownKeyError
-from keys.keypair import KeyPair, key_id_for, public_key_from_b64, verify_signature
+from keys.keypair import KeyPair, key_id_for, public_key_from_b64, signatures_valid, verify_signature
 from keys.registry import Department, KeyRecord, KeyRegistry
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "UnknownKeyError",
     "key_id_for",
     "public_key_from_b64",
+    "signatures_valid",
     "verify_signature",
 ]

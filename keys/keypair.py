@@ -55,6 +55,19 @@ def verify_signature(public_key: bytes, message: bytes, signature_b64: str) -> N
         raise SignatureError("signature does not verify over the statement's canonical bytes") from exc
 
 
+def signatures_valid(items: list[tuple[bytes, bytes, str]]) -> list[bool]:
+    """For each (public key, message, base64 signature): whether it verifies (a picklable batch check)."""
+    out = []
+    for public_key, message, signature in items:
+        try:
+            verify_signature(public_key, message, signature)
+        except (SignatureError, ValueError):
+            out.append(False)
+        else:
+            out.append(True)
+    return out
+
+
 @dataclass(frozen=True)
 class KeyPair:
     """An Ed25519 private key with its derived public key and key id."""

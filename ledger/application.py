@@ -1,16 +1,23 @@
 """The ``Ledger`` application: verify, authorise and append signed statements.
 
 ``append`` takes a batch of parsed envelopes and stores every acceptable one in a single
-``save()`` (one database transaction); each envelope gets its own receipt or refusal. Signature
-checks and rule decisions run before the transaction begins. The ``GroupCommitter`` feeds it
-batches made of concurrent requests.
+database transaction; each envelope gets its own receipt or refusal. Signature checks and rule
+decisions run before the transaction begins. The ``GroupCommitter`` feeds it batches made of
+concurrent requests.
+
+With ``verify_processes`` set, the signatures of a batch are checked in that many worker processes
+while the rules are decided, in leaf order, in this one: a check done ahead is only used when the key
+the registry holds for the statement at decision time is the key it was checked with.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,7 +27,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from keys import Department, KeyError_, SignatureError, key_id_for, verify_signature
+from keys import Department, KeyError_, SignatureError, key_id_for, signatures_valid, verify_signature
 from keys.errors import KeyNotValidError, UnknownKeyError
 from ledger import queries
 from ledger.aggregates import (
@@ -32,6 +39,8 @@ from ledger.errors import (
 )
 from ledger.recorders import EntryRow
 from ledger.statements import AUTHORITY_TYPES, Envelope, Statement
+
+log = logging.getLogger("credit_ledger.ledger")
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class Ledger(Application[UUID]):
         authority_public_key: bytes | None = None,
         max_clock_skew: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] | None = None,
+        verify_processes: int = 0,
     ) -> None:
         super().__init__(env)
         self.authority_public_key = authority_public_key
@@ -94,6 +104,23 @@ class Ledger(Application[UUID]):
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._authority: Authority | None = None
         self._lock = threading.RLock()
+        self.verify_processes = verify_processes
+        self._pool: ProcessPoolExecutor | None = None
+        # id(envelope) -> (public key, chunk future, offset): signature checks running ahead (one append).
+        self._ahead: dict[int, tuple[bytes, Future[list[bool]], int]] = {}
+        self._starting: threading.Thread | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        """Stop the verification processes, then close the recorder."""
+        self._closed = True
+        starting = self._starting
+        if starting is not None:
+            starting.join(30)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        super().close()
 
     # Reading.
 
@@ -137,7 +164,92 @@ class Ledger(Application[UUID]):
     def append(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
         """Verify, authorise and append a batch; one transaction for all accepted statements."""
         with self._lock:
-            return self._append(list(envelopes), retry=True)
+            envs = list(envelopes)
+            self._check_ahead(envs)
+            try:
+                return self._append(envs, retry=True)
+            finally:
+                self._ahead = {}
+
+    # A batch smaller than this is checked inline: handing it to the processes costs more than it saves.
+    AHEAD_MIN = 8
+
+    def _check_ahead(self, envs: list[Envelope]) -> None:
+        """Start checking the batch's signatures in the worker processes (keys as the registry holds them now)."""
+        if self.verify_processes < 1 or len(envs) < self.AHEAD_MIN:
+            return
+        authority = self._refresh_authority()
+        if authority is None or not authority.authority_has_key():
+            return
+        todo: list[tuple[Envelope, bytes]] = []
+        for env in envs:
+            st = env.statement
+            if st.type in AUTHORITY_TYPES:
+                continue
+            try:
+                todo.append((env, authority.registry.key_for(env.key_id, st.issuer, st.issued_at).public_key))
+            except KeyError_:
+                continue  # refused inline, with its reason
+        if len(todo) < self.AHEAD_MIN:
+            return
+        if self._pool is None:
+            if self._starting is not None:
+                return  # still starting (in the background): check inline meanwhile
+            self.start_verifiers()
+            if self._pool is None:
+                return
+        size = max(self.AHEAD_MIN, -(-len(todo) // (4 * self.verify_processes)))
+        try:
+            for start in range(0, len(todo), size):
+                chunk = todo[start:start + size]
+                future = self._pool.submit(signatures_valid, [(pub, env.statement.canonical, env.signature)
+                                                               for env, pub in chunk])
+                for offset, (env, pub) in enumerate(chunk):
+                    self._ahead[id(env)] = (pub, future, offset)
+        except BrokenProcessPool:
+            # The processes could not start (e.g. a main module that starts work on import): check inline.
+            log.warning("signature verification processes are unavailable; verifying in the writer thread")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            self.verify_processes = 0
+
+    def start_verifiers(self, background: bool = False) -> None:
+        """Start the signature-checking processes (a server does so in the background as it starts)."""
+        if self.verify_processes < 1 or self._pool is not None or self._starting is not None:
+            return
+        if background:
+            self._starting = threading.Thread(target=self._start_pool, name="verifiers", daemon=True)
+            self._starting.start()
+        else:
+            self._start_pool()
+
+    def _start_pool(self) -> None:
+        import multiprocessing
+
+        pool = ProcessPoolExecutor(self.verify_processes, mp_context=multiprocessing.get_context("forkserver"))
+        try:
+            for f in [pool.submit(signatures_valid, []) for _ in range(self.verify_processes)]:
+                f.result()
+        except BrokenProcessPool:
+            log.warning("signature verification processes are unavailable; verifying in the writer thread")
+            pool.shutdown(wait=False, cancel_futures=True)
+            self.verify_processes = 0
+        else:
+            if self._closed:
+                pool.shutdown(wait=False, cancel_futures=True)
+            else:
+                self._pool = pool
+        self._starting = None
+
+    def _checked_ahead(self, env: Envelope, public_key: bytes) -> bool:
+        """Whether ``env``'s signature was already found valid under ``public_key``."""
+        ahead = self._ahead.get(id(env))
+        if ahead is None or ahead[0] != public_key:
+            return False
+        try:
+            return ahead[1].result()[ahead[2]]
+        except Exception:  # a worker process died: check inline
+            return False
 
     def _append(self, envs: list[Envelope], *, retry: bool) -> list[Outcome]:
         now = self.clock()
@@ -185,7 +297,7 @@ class Ledger(Application[UUID]):
         if not touched:
             return self._fill(outcomes, envs)
         try:
-            self.save(*touched.values(), entries=rows)
+            self._store(list(touched.values()), rows)
         except IntegrityError:
             # Another writer changed one of these aggregates or used one of these statement ids
             # first: decide each pending envelope again on fresh state.
@@ -202,6 +314,18 @@ class Ledger(Application[UUID]):
         if authority is not base_authority:
             self._authority = authority
         return self._fill(outcomes, envs, {row.statement_id: row for row in rows.values()})
+
+    def _store(self, aggregates: list[Aggregate], rows: dict[tuple[UUID, int], EntryRow]) -> None:
+        """Write the aggregates' pending events and their entry rows in one transaction.
+
+        What ``Application.save()`` does for these aggregates (no snapshots, no repository cache, no
+        processing tracking are configured here), without its per-object protocol checks.
+        """
+        if self.snapshots is not None or self.repository.cache is not None:
+            self.save(*aggregates, entries=rows)
+            return
+        events = [e for agg in aggregates for e in agg.collect_events()]
+        self.recorder.insert_events([self.mapper.to_stored_event(e) for e in events], entries=rows)
 
     def _fill(self, outcomes: list[Outcome | None], envs: list[Envelope], rows: dict[UUID, EntryRow] | None = None) -> list[Outcome]:
         """Receipts for the statements just appended (``rows``: their entry rows by statement id)."""
@@ -247,7 +371,8 @@ class Ledger(Application[UUID]):
             return
         assert authority is not None
         record = authority.registry.key_for(env.key_id, st.issuer, st.issued_at)
-        verify_signature(record.public_key, st.canonical, env.signature)
+        if not self._checked_ahead(env, record.public_key):
+            verify_signature(record.public_key, st.canonical, env.signature)
 
     def _decide_authority(
         self, authority: Authority | None, env: Envelope, now: datetime

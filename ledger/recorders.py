@@ -78,20 +78,21 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             "INSERT INTO {t} (leaf_index, notification_id, statement_id, statement_digest, leaf_hash, recorded_at,"
             " outcome) "
             "SELECT (SELECT COALESCE(MAX(leaf_index), -1) FROM {t}) + u.ord, u.nid, u.sid, u.dig, u.lh, u.rat, u.oc "
-            "FROM unnest(%s::bigint[], %s::uuid[], %s::bytea[], %s::bytea[], %s::text[], %s::text[]) "
+            "FROM unnest(%b::bigint[], %b::uuid[], %b::bytea[], %b::bytea[], %b::text[], %b::text[]) "
             "WITH ORDINALITY AS u(nid, sid, dig, lh, rat, oc, ord) RETURNING leaf_index, notification_id"
         ).format(t=table)
         self.select_entries_statement = SQL(
             "SELECT leaf_index, notification_id, statement_id, statement_digest, leaf_hash, recorded_at, outcome "
-            "FROM {t} WHERE statement_id = ANY(%s)"
+            "FROM {t} WHERE statement_id = ANY(%b)"
         ).format(t=table)
         self.count_entries_statement = SQL("SELECT COUNT(*) AS n FROM {t}").format(t=table)
         self.lock_timeout_statement = SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout)
         self.append_lock_statement = SQL("SELECT pg_advisory_xact_lock(%s)")
-        # Four arrays of plain types dump far faster than one array of a composite type.
+        # Four arrays of plain types dump far faster than one array of a composite type, and in binary
+        # (%b) far faster again than as text (no per-element quoting).
         self.insert_plain_statement = SQL(
             "INSERT INTO {t} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) RETURNING notification_id"
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
         ).format(t=Identifier(self.datastore.schema, self.events_table_name))
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:

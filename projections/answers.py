@@ -5,6 +5,8 @@ Called only after the query's own entry is in the ledger (the API awaits the app
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,6 +20,34 @@ from projections.store import Store
 SHAREABLE = ("active", "disputed")
 
 
+class Fresh:
+    """Brings a view up to a ledger position; concurrent callers share one catch-up.
+
+    ``through`` is a position up to which every event is known to be applied. A catch-up first reads the
+    ledger's head (the highest position; appends commit in position order, so every event up to it is
+    visible), then applies everything there is: afterwards the view holds every event up to that head.
+    A caller whose position is already covered reads at once; the others wait for the catch-up in progress
+    and run one more only if it did not cover them.
+    """
+
+    def __init__(self, catch_up_all: Callable[[], int], head: Callable[[], int]) -> None:
+        self.catch_up_all = catch_up_all
+        self.head = head
+        self.through = 0
+        self._lock = threading.Lock()
+
+    def up_to(self, position: int | None) -> None:
+        """Return once the view holds every event up to ``position`` (None: up to the head now)."""
+        if position is not None and position <= self.through:
+            return
+        with self._lock:
+            if position is not None and position <= self.through:
+                return
+            head = self.head()
+            self.catch_up_all()
+            self.through = max(self.through, head)
+
+
 class Answers:
     """Reads for accepted queries."""
 
@@ -26,26 +56,33 @@ class Answers:
         self.store = store
         self.archive = archive
         self.access_log = access_log
+        head = self._head
+        self.fresh_archive = Fresh(archive.catch_up_all, head)
+        self.fresh_access_log = Fresh(access_log.catch_up_all, head)
 
-    def answer(self, values: dict[str, Any], now: datetime) -> dict[str, Any]:
-        """The data for one accepted query's scope."""
+    def _head(self) -> int:
+        return self.ledger.recorder.max_notification_id() or 0
+
+    def answer(self, values: dict[str, Any], now: datetime, position: int | None = None) -> dict[str, Any]:
+        """The data for one accepted query's scope; the views first hold every event up to ``position``
+        (the query's own; None: up to the ledger's head now)."""
         scope = values["scope"]
         filters = dict(values.get("filters", {}))
         if scope == "archive":
-            self.archive.catch_up_all()
+            self.fresh_archive.up_to(position)
             return shared_archive(self.archive.archive(values["subject"], now.date()))
         if scope == "subject_access_log":
-            self.access_log.catch_up_all()
+            self.fresh_access_log.up_to(position)
             rows = self.access_log.find({"subject": values["subject"]}, limit=10_000)
             return {"subject": values["subject"], "queries": [
                 {"date": r["issued_at"][:10], "department": r["department"], "purpose": r["purpose"],
                  "outcome": r["status"]} for r in rows]}
         if scope == "access_log":
-            self.access_log.catch_up_all()
+            self.fresh_access_log.up_to(position)
             return {"queries": self.access_log.find(filters, limit=10_000)}
         if scope == "review_report":
-            self.access_log.catch_up_all()
-            self.archive.catch_up_all()
+            self.fresh_access_log.up_to(position)
+            self.fresh_archive.up_to(position)
             end = parse_datetime(filters["to"]) if "to" in filters else now
             start = parse_datetime(filters["from"]) if "from" in filters else end - timedelta(days=7)
             history = self.access_log.find({"from": _iso(start - timedelta(days=31)), "to": _iso(end)}, limit=1_000_000)

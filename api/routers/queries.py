@@ -50,5 +50,5 @@ async def query(request: Request, committer: CommitterDep, settings: SettingsDep
                        "this query was answered before and is too old to be answered again; sign a new one",
                        receipt=receipt)
     # The entry is committed: only now is anything read.
-    data = await asyncio.to_thread(answers.answer, envelope.statement.values, now)
+    data = await asyncio.to_thread(answers.answer, envelope.statement.values, now, outcome.position)
     return Response(orjson.dumps({"receipt": receipt, "data": data}, default=str), media_type="application/json")

@@ -100,7 +100,7 @@ def test_every_read_path_answers_only_after_its_entry_is_in_the_ledger(client, w
     class Watching:
         """Records whether the query's own entry was in the ledger when the read began, then fails."""
 
-        def answer(self, values, now):
+        def answer(self, values, now, position=None):
             seen["in_ledger_at_read"] = in_ledger(world, q)
             raise RuntimeError("storage failed while reading")
 

@@ -1,0 +1,151 @@
+"""The batch paths: signatures checked ahead in worker processes, and views brought up to a position once
+for many concurrent readers. Each must decide exactly what the plain path decides."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from datetime import timedelta
+
+import pytest
+
+from api.runtime import open_views
+from ledger.application import Ledger
+from ledger.statements import format_datetime, parse_envelope
+from projections.answers import Fresh
+from tests.support import World, now
+
+
+def _outcome(o: object) -> tuple[str, str]:
+    if isinstance(o, Exception):
+        return type(o).__name__, str(o)
+    return "receipt", o.type  # type: ignore[attr-defined]
+
+
+def _tampered(env: dict) -> dict:
+    bad = copy.deepcopy(env)
+    bad["statement"]["summary"] = "changed after signing"
+    return bad
+
+
+def test_checks_ahead_decide_as_the_writer_does(world: World) -> None:
+    """A mixed batch (good, tampered, unknown key, a key revoked earlier in the same batch, a replay)
+    gets the same outcomes, with the same messages, with and without the verification processes."""
+    ledger: Ledger = world.ledger
+    a, b, c = world.department(), world.department(), world.department()
+    replayed = world.submission(a)
+    world.append_ok(replayed)
+
+    def batch() -> list[dict]:
+        envs: list[dict] = []
+        for k in range(12):
+            envs.append(world.submission(a))
+            if k % 4 == 0:
+                envs.append(_tampered(world.submission(a)))
+            if k % 5 == 0:
+                stranger = world.submission(a)
+                stranger["key_id"] = "ed25519:" + "0" * 32
+                envs.append(stranger)
+            envs.append(world.submission(c))
+        # b's key is revoked as of a moment ago by a statement in this batch; b's statements after it fail.
+        envs.insert(3, world.submission(b))
+        envs.insert(5, world.signed(world.authority_dept, "key.revoked", key_id=b.key.key_id,
+                                    effective_at=format_datetime(now() - timedelta(seconds=30)), reason="lost"))
+        envs.append(world.submission(b))
+        envs.append(replayed)
+        return envs
+
+    ledger.verify_processes = 0
+    before = ledger.count()
+    plain_batch = batch()
+    plain = [_outcome(o) for o in ledger.append([parse_envelope(e) for e in plain_batch])]
+    plain_added = ledger.count() - before
+
+    # Undo b's revocation for the second run: a fresh department in b's place.
+    b = world.department()
+    ledger.verify_processes = 2
+    ledger.start_verifiers()
+    assert ledger._pool is not None
+    before = ledger.count()
+    ahead_batch = batch()
+    ahead = [_outcome(o) for o in ledger.append([parse_envelope(e) for e in ahead_batch])]
+    assert ledger.count() - before == plain_added
+
+    def shape(outcomes: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(kind, msg.split(" ")[0] if kind == "receipt" else _generic(msg)) for kind, msg in outcomes]
+
+    assert shape(ahead) == shape(plain)
+    kinds = {k for k, _ in ahead}
+    assert {"receipt", "AuthenticationError", "ForbiddenError"} <= kinds, kinds
+    assert sum(1 for k, _ in ahead if k == "receipt") == plain_added + 1  # the replay answers a receipt too
+
+
+def _generic(message: str) -> str:
+    """A refusal's message with key ids, codes and times taken out (they differ between the two runs)."""
+    import re
+
+    message = re.sub(r"ed25519:[0-9a-f]{32}", "KEY", message)
+    message = re.sub(r"\b[0-9A-Z]{18}\b", "CODE", message)
+    return re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+(Z|\+00:00)", "TIME", message)
+
+
+def test_a_dead_verification_process_means_inline_checks(world: World) -> None:
+    ledger = world.ledger
+    dept = world.department()
+    ledger.verify_processes = 2
+    ledger.start_verifiers()
+    assert ledger._pool is not None
+    for proc in list(ledger._pool._processes.values()):  # type: ignore[union-attr]
+        proc.kill()
+        proc.join()
+    good = [world.submission(dept) for _ in range(10)]
+    bad = _tampered(world.submission(dept))
+    before = ledger.count()
+    outcomes = ledger.append([parse_envelope(e) for e in [*good, bad]])
+    assert [_outcome(o)[0] for o in outcomes] == ["receipt"] * 10 + ["AuthenticationError"]
+    assert ledger.count() == before + 10
+    # Later batches are still decided (inline once the processes are gone).
+    outcomes = ledger.append([parse_envelope(world.submission(dept)) for _ in range(9)])
+    assert all(_outcome(o)[0] == "receipt" for o in outcomes)
+
+
+@pytest.mark.parametrize("readers", [16])
+def test_concurrent_readers_share_catch_ups_and_each_sees_its_own_position(world: World, readers: int) -> None:
+    views = open_views(world.settings, world.ledger)
+    try:
+        dept = world.department()
+        calls = []
+        real = views.archive.catch_up_all
+
+        def counting() -> int:
+            calls.append(1)
+            return real()
+
+        fresh = Fresh(counting, lambda: world.ledger.recorder.max_notification_id() or 0)
+        receipts = world.append_ok(*[world.submission(dept) for _ in range(readers)])
+        seen: dict[int, bool] = {}
+        barrier = threading.Barrier(readers)
+
+        def read(i: int) -> None:
+            barrier.wait()
+            fresh.up_to(receipts[i].position)
+            rid = str(receipts[i].statement_id)
+            seen[i] = bool(views.store.query("SELECT 1 FROM archive_records WHERE record_id = %s", (rid,)))
+
+        threads = [threading.Thread(target=read, args=(i,)) for i in range(readers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert seen == {i: True for i in range(readers)}
+        assert 1 <= len(calls) < readers  # shared, not one catch-up per reader
+        # A later append is not covered: the next reader catches up again and sees it.
+        (late,) = world.append_ok(world.submission(dept))
+        before = len(calls)
+        fresh.up_to(late.position)
+        assert len(calls) == before + 1
+        assert views.store.query("SELECT 1 FROM archive_records WHERE record_id = %s", (str(late.statement_id),))
+        fresh.up_to(late.position)  # covered now: no further catch-up
+        assert len(calls) == before + 1
+    finally:
+        views.close()
