@@ -12,6 +12,7 @@ from api import problems
 from api.routers import health, log, public, queries, statements
 from api.runtime import open_ledger, open_views
 from api.settings import Settings
+from api.fastpath import FastRoutes
 from ledger.committer import GroupCommitter
 
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(FastRoutes)
     app.include_router(health.router)
     app.include_router(statements.router)
     app.include_router(queries.router)

@@ -6,13 +6,15 @@ Errors are one line on stderr and a non-zero exit status (1: refused or failed, 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import subprocess
 import sys
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -129,13 +131,70 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"serving on http://{args.host}:{args.port} (OpenAPI page: /docs); backend: {settings.backend}", file=sys.stderr)
     if args.workers > 1:
         # Each worker process builds its app from the environment; the data directory travels there too.
+        # One process keeps the views up to date for all of them (a `credit-ledger project` child, restarted
+        # if it dies); the workers themselves only catch a view up when a query needs it.
         os.environ["CREDIT_LEDGER_DATA_DIR"] = str(settings.data_dir)
-        uvicorn.run("api.app:create_app", factory=True, workers=args.workers, host=args.host, port=args.port,
-                    log_level=args.log_level, access_log=False)
+        projector = None
+        if settings.run_projections:
+            os.environ["CREDIT_LEDGER_RUN_PROJECTIONS"] = "false"
+            projector = Projector()
+            projector.start()
+        try:
+            uvicorn.run("api.app:create_app", factory=True, workers=args.workers, host=args.host, port=args.port,
+                        log_level=args.log_level, access_log=False)
+        finally:
+            if projector is not None:
+                projector.stop()
     else:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
                     loop="auto", http="auto", access_log=False)
     return 0
+
+
+class Projector:
+    """Runs ``credit-ledger project`` as a child process of ``serve`` and starts it again if it exits."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._stop = threading.Event()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._run, name="projector", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        env = dict(os.environ, CREDIT_LEDGER_RUN_PROJECTIONS="true")
+        while not self._stop.is_set():
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main(['project', '--quiet']))"],
+                env=env, preexec_fn=_die_with_parent)
+            code = self._proc.wait()
+            if not self._stop.is_set():
+                print(f"the projection process exited ({code}); starting it again", file=sys.stderr)
+                self._stop.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        self._thread.join(5)
+
+
+def _die_with_parent() -> None:
+    """In the child: be sent SIGTERM if the serving process dies, however it dies (Linux prctl)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -293,46 +352,90 @@ def cmd_project(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"projecting (archive, log tree, checkpoints every {settings.checkpoint_interval_seconds:g} s); "
-          "Ctrl-C to stop", file=sys.stderr)
+    if not args.quiet:
+        print(f"projecting (archive, log tree, checkpoints every {settings.checkpoint_interval_seconds:g} s); "
+              "Ctrl-C to stop", file=sys.stderr)
     try:
         if args.once:
             worker.run_once()
         else:
             worker.start()
+            if settings.database_url:
+                threading.Thread(target=_wake_on_notify, args=(settings, ledger, worker.notify, stop),
+                                 name="listen", daemon=True).start()
             stop.wait()
             worker.stop()
-        print(f"archive at position {views.archive.position()}, log tree at {views.tree.size()} leaves",
-              file=sys.stderr)
+        if not args.quiet:
+            print(f"archive at position {views.archive.position()}, log tree at {views.tree.size()} leaves",
+                  file=sys.stderr)
     finally:
         views.close()
         ledger.close()
     return 0
 
 
+def _wake_on_notify(settings: Settings, ledger: Any, wake: Any, stop: Any) -> None:
+    """Wake the worker on each append's PostgreSQL notification (the poll interval still applies if this
+    connection is lost; it is then opened again)."""
+    import psycopg
+    from psycopg import sql
+
+    while not stop.is_set():
+        try:
+            assert settings.database_url
+            with psycopg.connect(settings.database_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(ledger.recorder.channel_name)))
+                while not stop.is_set():
+                    for _ in conn.notifies(timeout=1.0, stop_after=1):
+                        wake()
+        except psycopg.Error:
+            stop.wait(1.0)
+
+
 def cmd_rebuild(args: argparse.Namespace) -> int:
     from api.runtime import open_ledger, open_views
+    from projections.worker import rebuild
 
     settings = _settings(args)
     ledger = open_ledger(settings)
     views = open_views(settings, ledger)
     try:
         targets = {"archive": views.archive, "access_log": views.access_log, "log_tree": views.tree}
-        for name in ([args.view] if args.view != "all" else list(targets)):
-            view = targets[name]
-            view.catch_up_all()
-            before = view.digest()
-            view.reset()
-            view.catch_up_all()
-            after = view.digest()
-            verdict = "equal" if before == after else "DIFFERENT"
-            print(f"{name}: live {before}  rebuilt {after}  {verdict}")
-            if before != after:
-                return 1
+        names = [args.view] if args.view != "all" else list(targets)
+        before = {}
+        for name in names:
+            targets[name].catch_up_all()
+            before[name] = targets[name].digest()
+        rebuild([targets[name] for name in names], rebuild_elsewhere(settings))
+        failed = False
+        for name in names:
+            after = targets[name].digest()
+            verdict = "equal" if before[name] == after else "DIFFERENT"
+            print(f"{name}: live {before[name]}  rebuilt {after}  {verdict}")
+            failed = failed or before[name] != after
+        return 1 if failed else 0
     finally:
         views.close()
         ledger.close()
-    return 0
+
+
+def rebuild_elsewhere(settings: Settings) -> Callable[[list[str]], int]:
+    """A picklable function catching up the named views (``TrackedView.name``) in another process."""
+    return functools.partial(_catch_up_views, settings.model_dump_json())
+
+
+def _catch_up_views(settings_json: str, names: list[str]) -> int:
+    from api.runtime import open_ledger, open_views
+
+    settings = Settings.model_validate_json(settings_json).model_copy(update={"migrate_on_start": False})
+    ledger = open_ledger(settings)
+    views = open_views(settings, ledger)
+    try:
+        targets = {view.name: view for view in (views.archive, views.access_log, views.tree)}
+        return sum(targets[name].catch_up_all() for name in names)
+    finally:
+        views.close()
+        ledger.close()
 
 
 def _post(url: str, body: Any, timeout: float) -> tuple[int, Any]:
@@ -424,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("project", help="run the projections as a separate worker process")
     p.add_argument("--data", help="data directory (default ./ledger-data or CREDIT_LEDGER_DATA_DIR)")
     p.add_argument("--once", action="store_true", help="catch up once and exit")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_project)
 
     p = sub.add_parser("rebuild", help="drop a view, rebuild it from the events, compare digests")

@@ -58,9 +58,7 @@ def problem(slug: str, title: str, status: int, detail: str | None = None, **ext
 def install(app: FastAPI) -> None:
     """Map every error the API can meet to a problem response."""
 
-    @app.exception_handler(LedgerError)
-    async def ledger_error(request: Request, exc: LedgerError) -> Response:
-        return problem(exc.slug, exc.title, exc.status, str(exc), instance=request.url.path)
+    app.exception_handler(LedgerError)(ledger_error)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -77,14 +75,22 @@ def install(app: FastAPI) -> None:
             response.headers.update(exc.headers)
         return response
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        from eventsourcing.persistence import OperationalError, PersistenceError
+    app.exception_handler(Exception)(unexpected)
 
-        if isinstance(exc, (OperationalError, PersistenceError, OSError)):
-            log.warning("storage unavailable: %s", type(exc).__name__)
-            return problem("unavailable", "Storage unavailable", 503, "the ledger's database cannot be reached; retry",
-                           instance=request.url.path)
-        log.exception("unexpected error on %s", request.url.path)
-        return problem("internal", "Internal error", 500, "an unexpected error occurred; nothing was stored",
+
+async def ledger_error(request: Request, exc: LedgerError) -> Response:
+    """A ledger refusal as its problem."""
+    return problem(exc.slug, exc.title, exc.status, str(exc), instance=request.url.path)
+
+
+async def unexpected(request: Request, exc: Exception) -> Response:
+    """Storage down: 503; anything else: 500, logged with its traceback."""
+    from eventsourcing.persistence import OperationalError, PersistenceError
+
+    if isinstance(exc, (OperationalError, PersistenceError, OSError)):
+        log.warning("storage unavailable: %s", type(exc).__name__)
+        return problem("unavailable", "Storage unavailable", 503, "the ledger's database cannot be reached; retry",
                        instance=request.url.path)
+    log.exception("unexpected error on %s", request.url.path, exc_info=exc)
+    return problem("internal", "Internal error", 500, "an unexpected error occurred; nothing was stored",
+                   instance=request.url.path)

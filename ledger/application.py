@@ -165,22 +165,23 @@ class Ledger(Application[UUID]):
         """Verify, authorise and append a batch; one transaction for all accepted statements."""
         with self._lock:
             envs = list(envelopes)
-            self._check_ahead(envs)
+            refreshed = self._check_ahead(envs)
             try:
-                return self._append(envs, retry=True)
+                return self._append(envs, retry=True, refreshed=refreshed)
             finally:
                 self._ahead = {}
 
     # A batch smaller than this is checked inline: handing it to the processes costs more than it saves.
     AHEAD_MIN = 8
 
-    def _check_ahead(self, envs: list[Envelope]) -> None:
-        """Start checking the batch's signatures in the worker processes (keys as the registry holds them now)."""
+    def _check_ahead(self, envs: list[Envelope]) -> bool:
+        """Start checking the batch's signatures in the worker processes (keys as the registry holds them now);
+        return whether the authority's state was brought up to date for it."""
         if self.verify_processes < 1 or len(envs) < self.AHEAD_MIN:
-            return
+            return False
         authority = self._refresh_authority()
         if authority is None or not authority.authority_has_key():
-            return
+            return True
         todo: list[tuple[Envelope, bytes]] = []
         for env in envs:
             st = env.statement
@@ -191,13 +192,13 @@ class Ledger(Application[UUID]):
             except KeyError_:
                 continue  # refused inline, with its reason
         if len(todo) < self.AHEAD_MIN:
-            return
+            return True
         if self._pool is None:
             if self._starting is not None:
-                return  # still starting (in the background): check inline meanwhile
+                return True  # still starting (in the background): check inline meanwhile
             self.start_verifiers()
             if self._pool is None:
-                return
+                return True
         size = max(self.AHEAD_MIN, -(-len(todo) // (4 * self.verify_processes)))
         try:
             for start in range(0, len(todo), size):
@@ -212,6 +213,7 @@ class Ledger(Application[UUID]):
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
             self.verify_processes = 0
+        return True
 
     def start_verifiers(self, background: bool = False) -> None:
         """Start the signature-checking processes (a server does so in the background as it starts)."""
@@ -251,11 +253,11 @@ class Ledger(Application[UUID]):
         except Exception:  # a worker process died: check inline
             return False
 
-    def _append(self, envs: list[Envelope], *, retry: bool) -> list[Outcome]:
+    def _append(self, envs: list[Envelope], *, retry: bool, refreshed: bool = False) -> list[Outcome]:
         now = self.clock()
         outcomes: list[Outcome | None] = [None] * len(envs)
         existing = self.recorder.find_entries({e.statement.id for e in envs})
-        base_authority = self._refresh_authority()
+        base_authority = self._authority if refreshed else self._refresh_authority()
         authority = base_authority
         touched: dict[UUID, Aggregate] = {}
         rows: dict[tuple[UUID, int], EntryRow] = {}
