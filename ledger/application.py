@@ -199,7 +199,8 @@ class Ledger(Application[UUID]):
             self.start_verifiers()
             if self._pool is None:
                 return True
-        size = max(self.AHEAD_MIN, -(-len(todo) // (4 * self.verify_processes)))
+        # Small chunks: the writer starts deciding as soon as the first one is back.
+        size = max(self.AHEAD_MIN, min(32, -(-len(todo) // (2 * self.verify_processes))))
         try:
             for start in range(0, len(todo), size):
                 chunk = todo[start:start + size]

@@ -159,3 +159,105 @@ def test_access_report_cli_against_a_real_server(server):
     refused = cli("access-report", "--key", "officer.pem", "--issuer", make_uscc(), "--operator", "po-1",
                   "--url", url, env=env, cwd=cwd, check=False)
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+
+
+@pytest.mark.postgres
+def test_serve_with_workers_projects_once_and_leaves_no_process_behind(tmp_path, pg_schema):
+    """`serve --workers 2`: appends through both processes, one projection child keeps the log and views
+    (checkpoints appear for the new entries), and stopping or killing the server ends that child too."""
+    import signal
+
+    from keys import KeyPair
+    from ledger.genesis import AUTHORITY_CODE, authority_statement
+    from ledger.statements import format_datetime, make_envelope
+    from tests.support import now
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_LEDGER_")}
+    env["CREDIT_LEDGER_DATABASE_URL"] = PG_URL
+    env["CREDIT_LEDGER_DATABASE_SCHEMA"] = pg_schema
+
+    def children_of(pid: int, marker: str = "'project'") -> list[int]:
+        out = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+        return [int(line.split()[0]) for line in out.splitlines() if marker in line]
+
+    def start() -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
+        port = _free_port()
+        proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
+                                cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    return proc, url
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+
+    proc, url = start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (projectors := children_of(proc.pid)):
+            assert time.monotonic() < deadline, "no projection process"
+            time.sleep(0.2)
+        assert len(projectors) == 1
+        authority = KeyPair.load(tmp_path / "ledger-data/keys/authority.pem")
+        dept = KeyPair.generate()
+        code = make_uscc()
+        setup = [
+            authority_statement("department.registered", {"department": code, "name": "Bureau",
+                                 "items": ["food_drug.general"], "purposes": ["administrative_licensing"]},
+                                now(), AUTHORITY_CODE),
+            authority_statement("key.added", {"department": code, "key_id": dept.key_id,
+                                 "public_key": dept.public_key_b64, "valid_from": format_datetime(now())},
+                                now(), AUTHORITY_CODE),
+        ]
+        with httpx.Client(timeout=30) as client:
+            for st in setup:
+                assert client.post(url + "/v1/statements", json=make_envelope(st, authority.key_id, authority.sign)).status_code == 201
+            for k in range(40):
+                st = {"type": "record.submitted", "id": str(uuid.uuid4()), "issuer": code, "issued_at": format_datetime(now()),
+                      "subject": make_resident_id(), "subject_name": "张三", "item": "food_drug.general",
+                      "summary": f"record {k}", "decision_date": "2026-01-10", "document_number": f"D-{k}",
+                      "legal_basis": "Food Safety Law"}
+                assert client.post(url + "/v1/statements", json=make_envelope(st, dept.key_id, dept.sign)).status_code == 201
+            total = client.get(url + "/healthz").json()["statements"]
+            deadline = time.monotonic() + 30
+            while True:  # the checkpoint (made by the projection process) reaches every entry
+                r = client.get(url + "/v1/log/checkpoint")
+                if r.status_code == 200 and int(r.text.split("\n")[1]) == total:
+                    break
+                assert time.monotonic() < deadline, f"checkpoint stuck: {r.status_code} {r.text[:80]}"
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    time.sleep(0.5)
+    assert all(not Path(f"/proc/{pid}").exists() for pid in projectors)
+
+    # Killed outright, the server takes its projection process with it.
+    proc, url = start()
+    deadline = time.monotonic() + 30
+    while not (projectors := children_of(proc.pid)):
+        assert time.monotonic() < deadline, "no projection process"
+        time.sleep(0.2)
+    server_workers = children_of(proc.pid, "spawn_main")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in projectors):
+        assert time.monotonic() < deadline, "the projection process outlived the server"
+        time.sleep(0.2)
+    for pid in server_workers:  # uvicorn's own worker processes outlive a killed parent: end them here
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    except OSError:
+        return "Z"
