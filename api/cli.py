@@ -426,13 +426,14 @@ def rebuild_elsewhere(settings: Settings) -> Callable[[list[str]], int]:
 
 def _catch_up_views(settings_json: str, names: list[str]) -> int:
     from api.runtime import open_ledger, open_views
+    from projections.worker import catch_up_all
 
     settings = Settings.model_validate_json(settings_json).model_copy(update={"migrate_on_start": False})
     ledger = open_ledger(settings)
     views = open_views(settings, ledger)
     try:
         targets = {view.name: view for view in (views.archive, views.access_log, views.tree)}
-        return sum(targets[name].catch_up_all() for name in names)
+        return catch_up_all([targets[name] for name in names])
     finally:
         views.close()
         ledger.close()

@@ -15,14 +15,26 @@ log. Each check raises ``AuditFailure`` naming the first bad entry or checkpoint
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import timedelta
+from typing import Any, NamedTuple
 
 import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from keys import Department, KeyError_, KeyRecord, KeyRegistry, key_id_for, public_key_from_b64, verify_signature
+from keys import (
+    Department,
+    KeyError_,
+    KeyRecord,
+    KeyRegistry,
+    SignatureError,
+    key_id_for,
+    public_key_from_b64,
+)
 from ledger import queries
 from ledger.canonical import canonical_bytes
 from ledger.entries import entry_bytes
@@ -32,9 +44,11 @@ from ledger.note import NoteError, open_checkpoint
 from ledger.statements import AUTHORITY_TYPES, parse_datetime, parse_statement
 
 
-@dataclass(frozen=True)
-class AuditEntry:
-    """One ledger entry as the auditor receives it (from a database or a bundle)."""
+class AuditEntry(NamedTuple):
+    """One ledger entry as the auditor receives it (from a database or a bundle).
+
+    A named tuple: cheap to build and, as ``tuple(entry)``, cheap to send to another process.
+    """
 
     leaf_index: int
     position: int
@@ -65,12 +79,23 @@ class AuditReport:
     authorities: list[str] = field(default_factory=list)
 
 
+_AUTHORITY_MARKS = tuple(f'"type":"{t}"' for t in AUTHORITY_TYPES)
+
+
 def changes_registry(entry: AuditEntry) -> bool:
     """True if the entry may be an authority statement (those change what later entries are checked with).
 
     Canonical JSON spells a type as ``"type":"..."`` exactly; a non-canonical entry fails its check.
     """
-    return any(f'"type":"{t}"' in entry.statement for t in AUTHORITY_TYPES)
+    statement = entry.statement
+    for mark in _AUTHORITY_MARKS:
+        if mark in statement:
+            return True
+    return False
+
+
+def _where(entry: AuditEntry) -> str:
+    return f"leaf {entry.leaf_index} (position {entry.position})"
 
 
 class EntryChecker:
@@ -82,45 +107,79 @@ class EntryChecker:
         self.registry = registry
         self.authority_code = authority_code
         self.founding = founding
+        self._keys: dict[bytes, Ed25519PublicKey] = {}  # each public key decoded once
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_keys": {}}  # key objects stay in their process
 
     def check(self, entry: AuditEntry) -> tuple[bytes, Any]:
         """Return (leaf hash, parsed statement), or raise AuditFailure naming the entry."""
-        where = f"leaf {entry.leaf_index} (position {entry.position})"
         try:
             body = orjson.loads(entry.statement)
-            data = entry.statement.encode("utf-8")
-            if canonical_bytes(body) != data:
-                raise AuditFailure(where, "statement bytes are not in RFC 8785 canonical form")
-            st = parse_statement(body)
-        except (orjson.JSONDecodeError, LedgerError) as exc:
-            raise AuditFailure(where, f"statement does not parse: {exc}") from None
-        where = f"{where}, statement {st.id}"
+        except orjson.JSONDecodeError as exc:
+            raise AuditFailure(_where(entry), f"statement does not parse: {exc}") from None
+        data = entry.statement.encode("utf-8")
+        try:
+            st = parse_statement(body)  # its canonical bytes are computed once, here
+        except LedgerError as exc:
+            # the statement fails; the canonical form is the first thing an auditor checks
+            try:
+                canonical = canonical_bytes(body)
+            except LedgerError as inner:
+                raise AuditFailure(_where(entry), f"statement does not parse: {inner}") from None
+            if canonical != data:
+                raise AuditFailure(_where(entry), "statement bytes are not in RFC 8785 canonical form") from None
+            raise AuditFailure(_where(entry), f"statement does not parse: {exc}") from None
+        if st.canonical != data:
+            raise AuditFailure(_where(entry), "statement bytes are not in RFC 8785 canonical form")
         if (st.type == "query.requested") != (entry.outcome is not None):
-            raise AuditFailure(where, "a query entry, and only a query entry, carries the ledger's decision")
+            raise AuditFailure(self._where(entry, st),
+                               "a query entry, and only a query entry, carries the ledger's decision")
         try:
             computed = leaf_hash(entry_bytes(data, entry.key_id, entry.signature, entry.recorded_at, entry.outcome))
         except (ValueError, TypeError) as exc:
-            raise AuditFailure(where, str(exc)) from None
-        self._verify_signature(st, entry, data, where)
+            raise AuditFailure(self._where(entry, st), str(exc)) from None
+        self._verify_signature(st, entry, data)
         if entry.stored_leaf_hash is not None and entry.stored_leaf_hash != computed:
-            raise AuditFailure(where, "the stored leaf hash differs from the hash of the stored entry")
+            raise AuditFailure(self._where(entry, st), "the stored leaf hash differs from the hash of the stored entry")
         if st.type in AUTHORITY_TYPES and self.authority_code is not None and st.issuer != self.authority_code:
-            raise AuditFailure(where, f"{st.type} issued by {st.issuer}, not by the authority {self.authority_code}")
+            raise AuditFailure(self._where(entry, st),
+                               f"{st.type} issued by {st.issuer}, not by the authority {self.authority_code}")
         if st.type == "query.requested":
-            self._check_query(st, entry, where)
+            self._check_query(st, entry, self._where(entry, st))
         return computed, st
 
-    def _verify_signature(self, st, entry: AuditEntry, data: bytes, where: str) -> None:  # type: ignore[no-untyped-def]
+    @staticmethod
+    def _where(entry: AuditEntry, st: Any) -> str:
+        return f"{_where(entry)}, statement {st.id}"
+
+    def _verify_signature(self, st, entry: AuditEntry, data: bytes) -> None:  # type: ignore[no-untyped-def]
         try:
             if self.founding:
                 if entry.key_id != key_id_for(self.authority_public_key):
-                    raise AuditFailure(where, "founding statement not signed by the given authority key")
-                verify_signature(self.authority_public_key, data, entry.signature)
+                    raise AuditFailure(self._where(entry, st), "founding statement not signed by the given authority key")
+                self._verify(self.authority_public_key, data, entry.signature)
             else:
                 record = self.registry.key_for(entry.key_id, st.issuer, st.issued_at)
-                verify_signature(record.public_key, data, entry.signature)
+                self._verify(record.public_key, data, entry.signature)
         except KeyError_ as exc:
-            raise AuditFailure(where, f"signature: {exc}") from None
+            raise AuditFailure(self._where(entry, st), f"signature: {exc}") from None
+
+    def _verify(self, public_key: bytes, message: bytes, signature_b64: str) -> None:
+        """``keys.verify_signature`` (same refusals, same errors), decoding each public key once."""
+        key = self._keys.get(public_key)
+        if key is None:
+            key = self._keys[public_key] = Ed25519PublicKey.from_public_bytes(public_key)
+        try:
+            signature = base64.b64decode(signature_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise SignatureError("signature is not valid base64") from None
+        if len(signature) != 64:
+            raise SignatureError("an Ed25519 signature is 64 bytes")
+        try:
+            key.verify(signature, message)
+        except InvalidSignature:
+            raise SignatureError("signature does not verify over the statement's canonical bytes") from None
 
     def _check_query(self, st, entry: AuditEntry, where: str) -> None:  # type: ignore[no-untyped-def]
         """An accepted query must be one the policy accepts (freshness aside: its bound is a setting)."""
@@ -203,12 +262,11 @@ class Auditor:
         self._append(entry, computed)
 
     def _check_place(self, entry: AuditEntry) -> None:
-        where = f"leaf {entry.leaf_index} (position {entry.position})"
         expected = self.tree.size
         if entry.leaf_index != expected:
-            raise AuditFailure(where, f"expected leaf {expected}: an entry is missing or out of order")
+            raise AuditFailure(_where(entry), f"expected leaf {expected}: an entry is missing or out of order")
         if entry.position <= self.last_position:
-            raise AuditFailure(where, f"position does not follow the previous one ({self.last_position})")
+            raise AuditFailure(_where(entry), f"position does not follow the previous one ({self.last_position})")
 
     def _append(self, entry: AuditEntry, computed: bytes) -> None:
         self.tree.append(computed)

@@ -72,9 +72,17 @@ def mask_name(name: str) -> str:
     return (name[:1] + "*") if name else ""
 
 
+_USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
+
+
 def uscc_check_char(first17: str) -> str:
     """GB 32100-2015 check character over the first 17 characters."""
-    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
+    if len(first17) != 17:
+        raise ValueError("a unified social credit code's check character is computed over 17 characters")
+    try:
+        total = sum(map(int.__mul__, map(_USCC_VALUE.__getitem__, first17), USCC_WEIGHTS))
+    except KeyError as exc:
+        raise ValueError(f"{exc.args[0]!r} is not in the code alphabet") from None
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 

@@ -8,6 +8,7 @@ plus the fields of its type listed in ``SCHEMAS``. Unknown or missing fields are
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -116,6 +117,14 @@ def _uscc_admitted(value: Any) -> str:
 
 def _registered_code(value: Any) -> str:
     """A code in USCC form; the ledger checks it names a registered department."""
+    if not isinstance(value, str):
+        raise ValidationError("unified social credit code must be a string")
+    return _registered_code_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _registered_code_text(value: str) -> str:
+    """(Issuers repeat: the check of each code is kept; refusals are not cached, they raise.)"""
     code = _uscc_admitted(value)
     if code != value:
         raise ValidationError("unified social credit codes are written in upper case")

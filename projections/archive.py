@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -18,22 +20,32 @@ import orjson
 from ledger import record_doc
 from ledger.application import Ledger
 from ledger.archive_rules import is_minor_at_listing, public_entry, summarize
-from projections.tracking import TrackedView, get_position, set_position
 from projections.store import Store, Tx, scan
+from projections.tracking import EventReader, TrackedView, get_position, set_position
 
 NAME = "archive"
 LISTS = ("black", "red")
 SQLITE_DDL = [
-    "CREATE TABLE IF NOT EXISTS archive_records (record_id TEXT PRIMARY KEY, subject TEXT NOT NULL,"
+    ("CREATE TABLE IF NOT EXISTS archive_records (record_id TEXT PRIMARY KEY, subject TEXT NOT NULL,"
     " issuer TEXT NOT NULL, field TEXT, kind TEXT NOT NULL, list TEXT, public_until TEXT,"
     " decision_date TEXT NOT NULL, minor INTEGER NOT NULL, repaired INTEGER NOT NULL, revoked INTEGER NOT NULL,"
-    " doc TEXT NOT NULL, position INTEGER NOT NULL)",
+    " doc TEXT NOT NULL, position INTEGER NOT NULL)"),
     "CREATE INDEX IF NOT EXISTS archive_records_subject ON archive_records (subject)",
     "CREATE INDEX IF NOT EXISTS archive_records_list ON archive_records (list, decision_date, record_id)",
     "CREATE TABLE IF NOT EXISTS view_departments (code TEXT PRIMARY KEY, name TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS view_catalogues (version INTEGER PRIMARY KEY, doc TEXT NOT NULL)",
 ]
 TABLES = ("archive_records", "view_departments", "view_catalogues")
+# What the archive reads of an event: the statement and the values decided when it was accepted.
+FIELDS = ("statement", "recorded_at", "item", "expires_on", "public_until", "period_months", "deadline")
+COLUMNS = ("record_id", "subject", "issuer", "field", "kind", "list", "public_until", "decision_date", "minor",
+           "repaired", "revoked", "doc", "position")
+TYPES = ("text", "text", "text", "text", "text", "text", "text", "text", "smallint", "smallint", "smallint", "text",
+         "bigint")
+UPSERT = ("ON CONFLICT (record_id) DO UPDATE SET subject = excluded.subject, issuer = excluded.issuer,"
+          " field = excluded.field, kind = excluded.kind, list = excluded.list, public_until = excluded.public_until,"
+          " decision_date = excluded.decision_date, minor = excluded.minor, repaired = excluded.repaired,"
+          " revoked = excluded.revoked, doc = excluded.doc, position = excluded.position")
 
 
 def dumps(doc: Any) -> str:
@@ -56,23 +68,40 @@ class Model:
 
     def apply(self, event: Any) -> None:
         """Apply one decoded domain event."""
-        owner, _, name = type(event).__qualname__.rpartition(".")
+        self.apply_page([(type(event).__qualname__, {k: getattr(event, k) for k in FIELDS if hasattr(event, k)})])
+
+    def apply_page(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Apply events given as (event class qualified name, fields from ``FIELDS``), in order."""
+        parsed = []
+        wanted = set()
+        for qualname, values in events:
+            owner, _, name = qualname.rpartition(".")
+            if owner not in ("Authority", "CreditRecord"):
+                continue
+            s = orjson.loads(values["statement"])
+            parsed.append((owner, name, s, values))
+            if owner == "CreditRecord" and name != "Submitted" and s["record_id"] not in self.docs:
+                wanted.add(s["record_id"])
+        if wanted:
+            self.prefetch(sorted(wanted))
+        for owner, name, s, values in parsed:
+            self._apply(owner, name, s, values)
+
+    def prefetch(self, record_ids: list[str]) -> None:
+        """Fetch, in one go, documents ``load`` will be asked for (memory model: none)."""
+
+    def _apply(self, owner: str, name: str, s: dict[str, Any], values: dict[str, Any]) -> None:
         if owner == "Authority":
-            s = orjson.loads(event.statement)
             if s["type"] == "department.registered":
                 self.departments[s["department"]] = s["name"]
             elif s["type"] == "catalogue.published":
                 self.catalogues[int(s["version"])] = s["catalogue"]
             return
-        if owner != "CreditRecord":
-            return
-        s = orjson.loads(event.statement)
         record_id = s["id"] if name == "Submitted" else s["record_id"]
         doc = self.docs.get(record_id)
         if doc is None and name != "Submitted":
             doc = self.load(record_id)
-        attrs = {k: getattr(event, k) for k in ("recorded_at", "item", "expires_on", "public_until",
-                                                 "period_months", "deadline") if hasattr(event, k)}
+        attrs = {k: v for k, v in values.items() if k != "statement"}
         self.docs[record_id] = record_doc.reduce(doc, name, s, attrs)
         self.changed.add(record_id)
 
@@ -117,13 +146,39 @@ def _row(doc: dict[str, Any], position: int) -> tuple[Any, ...]:
 
 
 class _DbModel(Model):
-    def __init__(self, tx: Tx) -> None:
+    """Loads earlier documents from the database through ``run`` (a transaction's or the store's)."""
+
+    def __init__(self, run: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]], kind: str,
+                 previous: dict[str, dict[str, Any]] | None = None) -> None:
         super().__init__()
-        self.tx = tx
+        self.run = run
+        self.kind = kind
+        self.previous = previous or {}  # documents not yet committed, newer than the database's
+        self.loaded: dict[str, dict[str, Any]] = {}
+
+    def prefetch(self, record_ids: list[str]) -> None:
+        self.loaded.update((r, self.previous[r]) for r in record_ids if r in self.previous)
+        record_ids = [r for r in record_ids if r not in self.previous]
+        for start in range(0, len(record_ids), 500):
+            part = record_ids[start:start + 500]
+            if self.kind == "postgres":  # one statement of fixed shape, prepared once
+                rows = self.run("SELECT record_id, doc FROM archive_records WHERE record_id = ANY(%s)", (part,))
+            else:
+                rows = self.run("SELECT record_id, doc FROM archive_records WHERE record_id IN ("
+                                + ", ".join(["%s"] * len(part)) + ")", part)
+            self.loaded.update((rid, orjson.loads(doc)) for rid, doc in rows)
 
     def load(self, record_id: str) -> dict[str, Any] | None:
-        rows = self.tx.execute("SELECT doc FROM archive_records WHERE record_id = %s", (record_id,))
+        if record_id in self.loaded:
+            return self.loaded.pop(record_id)
+        if record_id in self.previous:
+            return self.previous[record_id]
+        rows = self.run("SELECT doc FROM archive_records WHERE record_id = %s", (record_id,))
         return orjson.loads(rows[0][0]) if rows else None
+
+
+class _PositionMovedError(Exception):
+    """Another writer advanced the view."""
 
 
 def _topics() -> list[str]:
@@ -145,38 +200,83 @@ class ArchiveView(TrackedView):
         self.ledger = ledger
         self.store = store
         self.topics = _topics()
+        self.reader = EventReader(ledger.mapper, FIELDS)
         self._points: tuple[int | None, dict[str, Any]] = (None, {})
 
-    def catch_up(self, batch: int = 1000) -> int:
+    def catch_up(self, batch: int = 2000) -> int:
         """Apply up to ``batch`` new events; rows and position in one transaction."""
         with self.store.transaction() as tx:
             tx.lock(NAME)
             position = get_position(tx, NAME)
-            notifications = self.ledger.recorder.select_notifications(
-                start=position, limit=batch, topics=self.topics, inclusive_of_start=False)
+            notifications = self._read(position, batch)
             if not notifications:
                 return 0
-            model = _DbModel(tx)
-            for n in notifications:
-                model.apply(self.ledger.mapper.to_domain_event(n))
+            model = _DbModel(tx.execute, self.store.kind)
+            model.apply_page(self._decode(notifications))
             last = notifications[-1].id
             self._write(tx, model, last)
             set_position(tx, NAME, last)
             return len(notifications)
 
+    def catch_up_all(self, batch: int = 2000) -> int:
+        """Catch up until there is nothing new.
+
+        A long way behind (a rebuild), three pages are in flight at once: the next one is read and
+        the previous one written (each in its own transaction, with its position) while the current
+        one is applied. A write that finds the position moved by another writer stops this and the
+        rest is caught up page by page.
+        """
+        total = n = self.catch_up(batch)
+        if n < batch:
+            return total + (super().catch_up_all() if n else 0)
+        try:
+            total += self._catch_up_pipelined(batch)
+        except _PositionMovedError:
+            pass
+        return total + super().catch_up_all()
+
+    def _catch_up_pipelined(self, batch: int) -> int:
+        total = 0
+        with ThreadPoolExecutor(2, thread_name_prefix="archive") as pool:
+            position = self.position()
+            reading = pool.submit(self._read, position, batch)
+            writing: Future[None] | None = None
+            previous: dict[str, dict[str, Any]] = {}  # documents of the page being written
+            while notifications := reading.result():
+                last = notifications[-1].id
+                reading = pool.submit(self._read, last, batch)
+                model = _DbModel(self.store.query, self.store.kind, previous)
+                model.apply_page(self._decode(notifications))
+                if writing is not None:
+                    writing.result()
+                writing = pool.submit(self._commit, model, position, last)
+                previous = {r: model.docs[r] for r in model.changed}
+                position = last
+                total += len(notifications)
+            if writing is not None:
+                writing.result()
+        return total
+
+    def _commit(self, model: Model, start: int, last: int) -> None:
+        with self.store.transaction() as tx:
+            tx.lock(NAME)
+            if get_position(tx, NAME) != start:
+                raise _PositionMovedError
+            self._write(tx, model, last)
+            set_position(tx, NAME, last)
+
+    def _read(self, position: int, batch: int) -> list[Any]:
+        return self.ledger.recorder.select_notifications(
+            start=position, limit=batch, topics=self.topics, inclusive_of_start=False)
+
+    def _decode(self, notifications: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+        return [(self.reader.qualname(n.topic), self.reader.fields(n)) for n in notifications]
+
     @staticmethod
     def _write(tx: Tx, model: Model, position: int) -> None:
         if model.changed:
-            tx.executemany(
-                "INSERT INTO archive_records (record_id, subject, issuer, field, kind, list, public_until, decision_date,"
-                " minor, repaired, revoked, doc, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (record_id) DO UPDATE SET subject = excluded.subject, issuer = excluded.issuer,"
-                " field = excluded.field, kind = excluded.kind, list = excluded.list,"
-                " public_until = excluded.public_until, decision_date = excluded.decision_date,"
-                " minor = excluded.minor, repaired = excluded.repaired, revoked = excluded.revoked,"
-                " doc = excluded.doc, position = excluded.position",
-                [_row(model.docs[r], position) for r in sorted(model.changed)],
-            )
+            tx.insert_many("archive_records", COLUMNS, TYPES,
+                           [_row(model.docs[r], position) for r in sorted(model.changed)], UPSERT)
         if model.departments:
             tx.executemany(
                 "INSERT INTO view_departments (code, name) VALUES (%s, %s)"
@@ -192,7 +292,7 @@ class ArchiveView(TrackedView):
         with self.store.transaction() as tx:
             tx.lock(NAME)
             for table in TABLES:
-                tx.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                tx.execute(f"DELETE FROM {table}")
             tx.execute("DELETE FROM projection_positions WHERE name = %s", (NAME,))
 
     def digest(self) -> str:
@@ -278,12 +378,13 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 def replay(ledger: Ledger, upto_position: int | None, batch: int = 2000) -> Model:
     """Documents as of a ledger position (None: everything), in memory, from the events alone."""
     model = Model()
+    reader = EventReader(ledger.mapper, FIELDS)
+    topics = _topics()
     position = 0
     while True:
         notifications = ledger.recorder.select_notifications(
-            start=position, limit=batch, stop=upto_position, inclusive_of_start=False)
-        for n in notifications:
-            model.apply(ledger.mapper.to_domain_event(n))
+            start=position, limit=batch, stop=upto_position, topics=topics, inclusive_of_start=False)
+        model.apply_page([(reader.qualname(n.topic), reader.fields(n)) for n in notifications])
         if len(notifications) < batch:
             return model
         position = notifications[-1].id

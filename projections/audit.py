@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import base64
 import gzip
+from collections import deque
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder
+from eventsourcing.utils import TopicError, resolve_topic
 
 from ledger.application import Ledger
-from ledger.audit import AuditEntry, AuditFailure, Auditor, EntryChecker, changes_registry
+from ledger.audit import (
+    AuditEntry,
+    AuditFailure,
+    Auditor,
+    EntryChecker,
+    changes_registry,
+)
 from projections.checkpoints import Checkpointer
 from projections.store import Store
 
@@ -24,41 +34,132 @@ FORMAT = "credit-ledger-export/1"
 PAGE = 2000
 
 
+class _EntryDecoder:
+    """Reads an entry's fields from a stored event.
+
+    Plain JSON states (the library's ``JSONTranscoder``, no compression or encryption, an unversioned
+    event class, no custom-typed value but the event's ``timestamp``) are read straight from their bytes;
+    anything else goes through the application's mapper, so a state the mapper cannot decode still fails.
+    """
+
+    def __init__(self, mapper: Any, recorder: Any) -> None:
+        self.mapper = mapper
+        self.recorder = recorder
+        transcoder = mapper.transcoder
+        self.direct = (mapper.cipher is None and mapper.compressor is None and type(transcoder) is JSONTranscoder
+                       and type(transcoder.names.get("datetime_iso")) is DatetimeAsISO)
+        self._plain_topics: dict[str, bool] = {}
+
+    def _plain_topic(self, topic: str) -> bool:
+        found = self._plain_topics.get(topic)
+        if found is None:
+            try:
+                found = getattr(resolve_topic(topic), "class_version", 1) == 1
+            except (TopicError, ImportError, AttributeError, ValueError):  # the mapper names the failure
+                found = False
+            self._plain_topics[topic] = found
+        return found
+
+    def entry(self, event: tuple[int, str, bytes], index: int, position: int, stored: bytes) -> AuditEntry:
+        """The entry at ``index`` from ``event`` (id, topic, state); raise AuditFailure if it cannot be decoded."""
+        if self.direct and self._plain_topic(event[1]):
+            fields = _plain_entry_fields(event[2])
+            if fields is not None:
+                return AuditEntry(index, position, *fields[:4], stored, fields[4])
+        try:
+            n = self.recorder.select_notifications(start=event[0], limit=1)[0]
+            ev = self.mapper.to_domain_event(n)
+            return AuditEntry(index, position, ev.statement, ev.key_id, ev.signature, ev.recorded_at, stored,
+                              getattr(ev, "outcome", None))
+        except Exception as exc:  # noqa: BLE001 - undecodable stored bytes, whatever the mapper raised
+            raise AuditFailure(f"leaf {index} (position {position})",
+                               f"the stored event cannot be decoded: {type(exc).__name__}") from None
+
+
+def _plain_entry_fields(state: bytes) -> tuple[str, str, str, str, dict | None] | None:  # type: ignore[type-arg]
+    """(statement, key_id, signature, recorded_at, outcome) of a plain JSON state, or None for the mapper."""
+    try:
+        values = orjson.loads(state)
+    except orjson.JSONDecodeError:
+        return None
+    if type(values) is not dict or "class_version" in values:
+        return None
+    typed = state.count(b'"_type_"')  # the quoted key appears unescaped only as a key (or a whole string)
+    if typed:
+        stamp = values.get("timestamp")
+        if (typed != 1 or type(stamp) is not dict or len(stamp) != 2 or stamp.get("_type_") != "datetime_iso"
+                or type(stamp.get("_data_")) is not str):
+            return None
+        try:
+            datetime.fromisoformat(stamp["_data_"])
+        except ValueError:
+            return None
+    statement, key_id = values.get("statement"), values.get("key_id")
+    signature, recorded_at = values.get("signature"), values.get("recorded_at")
+    outcome = values.get("outcome")
+    if (type(statement) is not str or type(key_id) is not str or type(signature) is not str
+            or type(recorded_at) is not str or (outcome is not None and type(outcome) is not dict)):
+        return None
+    return statement, key_id, signature, recorded_at, outcome
+
+
+# The events table each backend's recorder writes, and a page of its events after a position, read
+# through the views' store: plain rows, without building the library's notification objects.
+_EVENT_PAGES = {
+    "postgres": ("ledger_events", ("SELECT notification_id, topic, state FROM ledger_events "
+                                   "WHERE notification_id > %s ORDER BY notification_id LIMIT %s")),
+    "sqlite": ("stored_events", "SELECT rowid, topic, state FROM stored_events WHERE rowid > %s ORDER BY rowid LIMIT %s"),
+}
+
+
+def _event_pages(ledger: Ledger, store: Store) -> Any:
+    """A function (after position, limit) -> [(position, topic, state)] over the ledger's events."""
+    table, query = _EVENT_PAGES.get(getattr(store, "kind", ""), ("", ""))
+    if table and getattr(ledger.recorder, "events_table_name", None) == table:
+        pool = getattr(store, "pool", None)
+        if pool is None:
+            return lambda after, limit: store.query(query, (after, limit))
+
+        def binary(after: int, limit: int) -> list[tuple[int, str, bytes]]:
+            """PostgreSQL: rows in binary format (states arrive as bytes, not hex text)."""
+            with pool.connection() as conn, conn.cursor(binary=True) as cur:
+                return cur.execute(query, (after, limit), prepare=True).fetchall()
+        return binary
+
+    def through_recorder(after: int, limit: int) -> list[tuple[int, str, bytes]]:
+        page = ledger.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+        return [(n.id, n.topic, n.state) for n in page]
+    return through_recorder
+
+
 def live_entries(ledger: Ledger, store: Store) -> Iterator[AuditEntry]:
     """Entries from the database: each event joined with its ``ledger_entries`` row, in order."""
+    decoder = _EntryDecoder(ledger.mapper, ledger.recorder)
+    events_after = _event_pages(ledger, store)
     leaf = 0
-    after_position: int | None = None
+    after_position = 0  # positions start at 1
     while True:
         rows = store.query(
             "SELECT leaf_index, notification_id, leaf_hash FROM ledger_entries WHERE leaf_index >= %s "
             "ORDER BY leaf_index LIMIT %s", (leaf, PAGE))
-        notifications = ledger.recorder.select_notifications(
-            start=after_position, limit=PAGE, inclusive_of_start=False) if after_position is not None else \
-            ledger.recorder.select_notifications(start=None, limit=PAGE)
-        if not rows and not notifications:
+        events = events_after(after_position, PAGE)
+        if not rows and not events:
             return
-        for i in range(max(len(rows), len(notifications))):
+        for i in range(max(len(rows), len(events))):
             row = rows[i] if i < len(rows) else None
-            n = notifications[i] if i < len(notifications) else None
+            event = events[i] if i < len(events) else None
             if row is None:
-                assert n is not None
-                raise AuditFailure(f"position {n.id}", "an event has no entry row (its leaf was removed)")
+                assert event is not None
+                raise AuditFailure(f"position {event[0]}", "an event has no entry row (its leaf was removed)")
             index, position, stored = int(row[0]), int(row[1]), bytes(row[2])
-            if n is None or n.id != position:
-                got = "no further event" if n is None else f"event at position {n.id}"
+            if event is None or event[0] != position:
+                got = "no further event" if event is None else f"event at position {event[0]}"
                 raise AuditFailure(f"leaf {index} (position {position})",
                                    f"its event is missing or out of place ({got} instead)")
-            try:
-                ev = ledger.mapper.to_domain_event(n)
-                entry = AuditEntry(index, position, ev.statement, ev.key_id, ev.signature, ev.recorded_at, stored,
-                                   getattr(ev, "outcome", None))
-            except Exception as exc:  # undecodable stored bytes
-                raise AuditFailure(f"leaf {index} (position {position})",
-                                   f"the stored event cannot be decoded: {type(exc).__name__}") from None
-            yield entry
+            yield decoder.entry(event, index, position, stored)
             leaf = index + 1
             after_position = position
-        if len(rows) < PAGE and len(notifications) < PAGE:
+        if len(rows) < PAGE and len(events) < PAGE:
             return
 
 
@@ -148,57 +249,83 @@ def read_bundle(path: Path) -> Iterator[tuple[str, Any]]:
                     raise AuditFailure(f"bundle line {lineno}", "malformed entry") from None
 
 
-def _check_slice(job: tuple[EntryChecker, list[AuditEntry]]) -> tuple[list[bytes], tuple[int, str, str] | None]:
-    """In a worker process: check entries with a registry snapshot; stop at the first failure."""
-    checker, entries = job
+def _check_slice(checker: EntryChecker, entries: list[tuple[Any, ...]]) -> tuple[list[bytes], tuple[int, str, str] | None]:
+    """In a worker process: check entries (as plain tuples) with a registry snapshot; stop at the first failure."""
+    check = checker.check
+    make = AuditEntry._make
     hashes: list[bytes] = []
-    for entry in entries:
+    for fields in entries:
         try:
-            hashes.append(checker.check(entry)[0])
+            hashes.append(check(make(fields))[0])
         except AuditFailure as exc:
             return hashes, (len(hashes), exc.where, exc.what)
     return hashes, None
 
 
-def verify_parallel(auditor: Auditor, entries: Iterable[AuditEntry], jobs: int, chunk: int = 4000,
+def verify_parallel(auditor: Auditor, entries: Iterable[AuditEntry], jobs: int, chunk: int = 500,
                     progress: Any = None) -> None:
     """Feed ``auditor`` every entry, checking runs of ordinary entries in ``jobs`` processes.
 
+    Runs are cut into slices of ``chunk`` entries; up to two slices per process are in flight while the
+    next entries are read, and results are taken back strictly in leaf order, so the first bad entry is
+    still the one named (a failure of the source itself is raised after every entry before it is in).
     Authority statements (they change the key registry) and the founding entries go through the auditor
-    one by one, in order; between them, each run is split across the workers with a snapshot of the
-    registry, and their results are taken back in leaf order, so the first bad entry is still the one named.
+    one by one, in order, once every slice before them is in; the slices after them carry a new snapshot.
     """
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Future, ProcessPoolExecutor
 
-    def run(pool: ProcessPoolExecutor, buf: list[AuditEntry]) -> None:
-        i = 0
-        while i < len(buf):
-            if auditor.founding or changes_registry(buf[i]):
-                auditor.add(buf[i])
-                i += 1
-                continue
-            j = i
-            while j < len(buf) and not changes_registry(buf[j]):
-                j += 1
-            part = buf[i:j]
-            size = -(-len(part) // jobs)
-            slices = [part[k:k + size] for k in range(0, len(part), size)]
-            checker = auditor.checker()
-            for piece, (hashes, failure) in zip(slices, pool.map(_check_slice, [(checker, s) for s in slices])):
-                for entry, computed in zip(piece, hashes):
-                    auditor.add_checked(entry, computed)
-                if failure is not None:  # the entries before it are in: name the bad one
-                    _, where, what = failure
-                    raise AuditFailure(where, what)
-            i = j
+    in_flight: deque[tuple[list[AuditEntry], Future[tuple[list[bytes], tuple[int, str, str] | None]]]] = deque()
+
+    def settle(keep: int) -> None:
+        """Take back the oldest slices until at most ``keep`` are in flight."""
+        while len(in_flight) > keep:
+            piece, future = in_flight.popleft()
+            hashes, failure = future.result()
+            for entry, computed in zip(piece, hashes):
+                auditor.add_checked(entry, computed)
+            if failure is not None:  # the entries before it are in: name the bad one
+                _, where, what = failure
+                raise AuditFailure(where, what)
             if progress is not None:
                 progress(auditor.report.entries)
 
     with ProcessPoolExecutor(jobs) as pool:
+        checker = auditor.checker()  # the registry snapshot for ordinary entries
+        founding = auditor.founding
         buf: list[AuditEntry] = []
-        for entry in entries:
-            buf.append(entry)
-            if len(buf) >= chunk:
-                run(pool, buf)
+
+        def send() -> None:
+            nonlocal buf
+            if buf:
+                in_flight.append((buf, pool.submit(_check_slice, checker, [tuple(e) for e in buf])))
                 buf = []
-        run(pool, buf)
+
+        source = iter(entries)
+        try:
+            while True:
+                try:
+                    entry = next(source)
+                except StopIteration:
+                    break
+                except AuditFailure:  # the source itself failed: every entry read before comes first
+                    send()
+                    settle(0)
+                    raise
+                if founding or changes_registry(entry):
+                    send()
+                    settle(0)  # every earlier entry is in (and its snapshot sent) before the registry changes
+                    auditor.add(entry)
+                    founding = auditor.founding
+                    checker = auditor.checker()
+                    if progress is not None:
+                        progress(auditor.report.entries)
+                    continue
+                buf.append(entry)
+                if len(buf) >= chunk:
+                    send()
+                    settle(2 * jobs)
+            send()
+            settle(0)
+        finally:
+            for _, future in in_flight:
+                future.cancel()

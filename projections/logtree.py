@@ -20,14 +20,14 @@ T = TypeVar("T")
 
 SQLITE_DDL = [
     "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS log_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
-    " PRIMARY KEY (level, idx)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS log_checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL,"
-    " created_at TEXT NOT NULL)",
-    "CREATE TRIGGER IF NOT EXISTS log_checkpoints_no_update BEFORE UPDATE ON log_checkpoints"
-    " BEGIN SELECT RAISE(ABORT, 'ledger tables are append-only: UPDATE on log_checkpoints refused'); END",
-    "CREATE TRIGGER IF NOT EXISTS log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints"
-    " BEGIN SELECT RAISE(ABORT, 'ledger tables are append-only: DELETE on log_checkpoints refused'); END",
+    ("CREATE TABLE IF NOT EXISTS log_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
+    " PRIMARY KEY (level, idx)) WITHOUT ROWID"),
+    ("CREATE TABLE IF NOT EXISTS log_checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL,"
+    " created_at TEXT NOT NULL)"),
+    ("CREATE TRIGGER IF NOT EXISTS log_checkpoints_no_update BEFORE UPDATE ON log_checkpoints"
+    " BEGIN SELECT RAISE(ABORT, 'ledger tables are append-only: UPDATE on log_checkpoints refused'); END"),
+    ("CREATE TRIGGER IF NOT EXISTS log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints"
+    " BEGIN SELECT RAISE(ABORT, 'ledger tables are append-only: DELETE on log_checkpoints refused'); END"),
 ]
 
 
@@ -105,10 +105,8 @@ class LogTree(TrackedView):
             if int(rows[0][0]) != size or int(rows[-1][0]) != size + len(rows) - 1:
                 raise RuntimeError(f"ledger_entries has a gap after leaf {size}: the ledger was altered")
             nodes = merkle.node_hashes_for_batch(size, [bytes(h) for _, h in rows], _Reader(tx, self.store.kind))
-            tx.executemany(
-                "INSERT INTO log_nodes (level, idx, hash) VALUES (%s, %s, %s)",
-                [(lv, i, h) for lv, i, h in nodes if lv > 0],
-            )
+            tx.insert_many("log_nodes", ("level", "idx", "hash"), ("smallint", "bigint", "bytea"),
+                           [(lv, i, h) for lv, i, h in nodes if lv > 0])
             set_position(tx, NAME, size + len(rows))
             return len(rows)
 

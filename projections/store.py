@@ -27,6 +27,14 @@ class Tx(Protocol):
     def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for many parameter rows."""
 
+    def insert_many(self, table: str, columns: Sequence[str], types: Sequence[str], rows: Sequence[Sequence[Any]],
+                    conflict: str = "") -> None:
+        """Insert many rows with one statement per call where the engine allows it.
+
+        ``types`` are the columns' PostgreSQL types; ``conflict`` an optional ``ON CONFLICT`` clause.
+        Rows must not repeat a conflict key.
+        """
+
     def lock(self, name: str) -> None:
         """Hold the named view's writer lock until the transaction ends."""
 
@@ -58,6 +66,14 @@ class _SQLiteTx:
 
     def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(query.replace("%s", "?"), rows)
+
+    def insert_many(self, table: str, columns: Sequence[str], types: Sequence[str], rows: Sequence[Sequence[Any]],
+                    conflict: str = "") -> None:
+        """``executemany`` of one prepared ``INSERT`` (SQLite runs it in process, without round trips)."""
+        if rows:
+            self.conn.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['?'] * len(columns))}) {conflict}",
+                rows)
 
 
 class SQLiteStore:
@@ -123,6 +139,17 @@ class _PostgresTx:
     def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(query, rows)  # type: ignore[arg-type]
+
+    def insert_many(self, table: str, columns: Sequence[str], types: Sequence[str], rows: Sequence[Sequence[Any]],
+                    conflict: str = "") -> None:
+        """One ``INSERT ... SELECT FROM unnest(arrays)``, the arrays sent in binary (no quoting or escaping):
+        one statement and one round trip for all rows."""
+        if not rows:
+            return
+        query = pgsql.SQL("INSERT INTO {} ({}) SELECT * FROM unnest({}) {}").format(
+            pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns)),
+            pgsql.SQL(", ").join(pgsql.SQL("%b::{}[]").format(pgsql.SQL(t)) for t in types), pgsql.SQL(conflict))
+        self.conn.execute(query, [list(column) for column in zip(*rows, strict=True)], prepare=True)
 
 
 class PostgresStore:

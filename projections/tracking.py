@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
+from eventsourcing.utils import resolve_topic
+
+from ledger.stored import plain_fields
 from projections.store import Store, Tx
 
 
@@ -35,9 +42,53 @@ class TrackedView:
         """Apply one batch; return how much was applied (0: caught up)."""
         raise NotImplementedError
 
+    def reset(self) -> None:
+        """Drop the view's rows and its position."""
+        raise NotImplementedError
+
+    def digest(self) -> str:
+        """SHA-256 over the view's whole content and its position."""
+        raise NotImplementedError
+
     def catch_up_all(self) -> int:
         """Catch up until there is nothing new."""
         total = 0
         while n := self.catch_up():
             total += n
         return total
+
+
+class EventReader:
+    """Reads the fields a view uses from stored events, with each event's class name.
+
+    Plain JSON states (the library's ``JSONTranscoder``, no compression or encryption, an
+    unversioned event class) are read straight from their bytes (``ledger.stored``); anything
+    else goes through the application's mapper, so the result is the same either way.
+    """
+
+    def __init__(self, mapper: Mapper[Any], names: Sequence[str]) -> None:
+        self.mapper = mapper
+        self.names = tuple(names)
+        self.direct = (mapper.cipher is None and mapper.compressor is None
+                       and type(mapper.transcoder) is JSONTranscoder)
+        self._classes: dict[str, tuple[str, bool]] = {}
+
+    def qualname(self, topic: str) -> str:
+        """The event class's qualified name (``CreditRecord.Submitted``) of a stored topic."""
+        return self._class(topic)[0]
+
+    def _class(self, topic: str) -> tuple[str, bool]:
+        found = self._classes.get(topic)
+        if found is None:
+            cls = resolve_topic(topic)
+            found = self._classes[topic] = (cls.__qualname__, getattr(cls, "class_version", 1) == 1)
+        return found
+
+    def fields(self, stored: StoredEvent) -> dict[str, Any]:
+        """The wanted fields the event has."""
+        if self.direct and self._class(stored.topic)[1]:
+            values = plain_fields(stored.state, self.names)
+            if values is not None:
+                return values
+        event = self.mapper.to_domain_event(stored)
+        return {name: getattr(event, name) for name in self.names if hasattr(event, name)}

@@ -15,6 +15,8 @@ from api.deps import ViewsDep
 from api.openapi import READ_PROBLEMS
 from ledger.errors import LedgerError, NotFoundError
 
+I64 = 2**63 - 1  # sizes and indexes are 64-bit in the database: larger ones are refused as invalid (422)
+
 router = APIRouter(prefix="/v1/log", tags=["transparency log"], responses=READ_PROBLEMS)
 MAX_LEAF_HASHES = 1000
 
@@ -60,8 +62,8 @@ async def make_checkpoint(views: ViewsDep) -> Response:
 @router.get("/checkpoints", summary="One checkpoint by size (signed note), or a page of them (JSON)")
 async def checkpoints(
     views: ViewsDep,
-    size: Annotated[int | None, Query(ge=0, description="the checkpoint of exactly this tree size")] = None,
-    after: Annotated[int, Query(ge=-1)] = -1,
+    size: Annotated[int | None, Query(ge=0, le=I64, description="the checkpoint of exactly this tree size")] = None,
+    after: Annotated[int, Query(ge=-1, le=I64)] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     if size is not None:
@@ -79,8 +81,8 @@ async def checkpoints(
 @router.get("/proof/inclusion", summary="Inclusion proof of a leaf (by index or statement id) in a tree size")
 async def inclusion_proof(
     views: ViewsDep,
-    tree_size: Annotated[int | None, Query(ge=1, description="default: the latest checkpoint's size")] = None,
-    leaf_index: Annotated[int | None, Query(ge=0)] = None,
+    tree_size: Annotated[int | None, Query(ge=1, le=I64, description="default: the latest checkpoint's size")] = None,
+    leaf_index: Annotated[int | None, Query(ge=0, le=I64)] = None,
     statement_id: Annotated[UUID | None, Query()] = None,
 ) -> dict[str, object]:
     if (leaf_index is None) == (statement_id is None):
@@ -102,7 +104,7 @@ async def inclusion_proof(
 
 @router.get("/proof/consistency", summary="Consistency proof between two tree sizes")
 async def consistency_proof(
-    views: ViewsDep, first: Annotated[int, Query(ge=0)], second: Annotated[int, Query(ge=0)],
+    views: ViewsDep, first: Annotated[int, Query(ge=0, le=I64)], second: Annotated[int, Query(ge=0, le=I64)],
 ) -> dict[str, object]:
     proof = await _run(views.tree.consistency_proof, first, second)
     return {"first": first, "second": second, "proof": [b64(h) for h in proof]}
@@ -110,7 +112,7 @@ async def consistency_proof(
 
 @router.get("/leaf-hashes", summary=f"Leaf hashes of leaves start..end-1 (at most {MAX_LEAF_HASHES})")
 async def leaf_hashes(
-    views: ViewsDep, start: Annotated[int, Query(ge=0)], end: Annotated[int, Query(ge=1)],
+    views: ViewsDep, start: Annotated[int, Query(ge=0, le=I64)], end: Annotated[int, Query(ge=1, le=I64)],
 ) -> dict[str, object]:
     if not start < end <= start + MAX_LEAF_HASHES:
         raise RangeError(f"need start < end <= start + {MAX_LEAF_HASHES}")

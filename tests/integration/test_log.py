@@ -294,3 +294,17 @@ def test_proofs_after_a_rebuild_elsewhere_are_problems_not_errors(world):
     finally:
         serving.close()
         other.close()
+
+
+@pytest.mark.parametrize("query", [
+    "/v1/log/checkpoints?after=3281103163604426817536", "/v1/log/checkpoints?size=9223372036854775808",
+    "/v1/log/proof/inclusion?leaf_index=9223372036854775808",
+    "/v1/log/proof/consistency?first=1&second=9223372036854775808",
+    "/v1/log/leaf-hashes?start=0&end=9223372036854775808",
+])
+def test_indexes_beyond_64_bits_are_invalid_requests(client, world, query):
+    before = world.ledger.count()
+    r = client.get(query)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json" and r.json()["type"].endswith("invalid-request")
+    assert world.ledger.count() == before
