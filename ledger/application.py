@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,6 +39,7 @@ from ledger.errors import (
     AuthenticationError, ConflictError, ForbiddenError, LedgerError, NotFoundError, RuleError, ValidationError,
 )
 from ledger.recorders import EntryRow
+from ledger.workers import watch_parent
 from ledger.statements import AUTHORITY_TYPES, Envelope, Statement
 
 log = logging.getLogger("credit_ledger.ledger")
@@ -229,7 +231,8 @@ class Ledger(Application[UUID]):
     def _start_pool(self) -> None:
         import multiprocessing
 
-        pool = ProcessPoolExecutor(self.verify_processes, mp_context=multiprocessing.get_context("forkserver"))
+        pool = ProcessPoolExecutor(self.verify_processes, mp_context=multiprocessing.get_context("forkserver"),
+                                   initializer=watch_parent, initargs=(os.getpid(),))
         try:
             for f in [pool.submit(signatures_valid, []) for _ in range(self.verify_processes)]:
                 f.result()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -27,6 +28,7 @@ from ledger.audit import (
     EntryChecker,
     changes_registry,
 )
+from ledger.workers import watch_parent
 from projections.checkpoints import Checkpointer
 from projections.store import Store
 
@@ -289,7 +291,7 @@ def verify_parallel(auditor: Auditor, entries: Iterable[AuditEntry], jobs: int, 
             if progress is not None:
                 progress(auditor.report.entries)
 
-    with ProcessPoolExecutor(jobs) as pool:
+    with ProcessPoolExecutor(jobs, initializer=watch_parent, initargs=(os.getpid(),)) as pool:
         checker = auditor.checker()  # the registry snapshot for ordinary entries
         founding = auditor.founding
         buf: list[AuditEntry] = []

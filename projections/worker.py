@@ -10,11 +10,13 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
+from ledger.workers import watch_parent
 from projections.tracking import TrackedView
 
 log = logging.getLogger("credit_ledger.projections")
@@ -100,7 +102,8 @@ def rebuild(views: Sequence[TrackedView], elsewhere: Callable[[list[str]], int] 
         with ThreadPoolExecutor(len(rest), thread_name_prefix="rebuild") as threads:
             others = threads.map(lambda view: view.catch_up_all(), rest)
             return catch_up_all([first]) + sum(others)
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as process:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=watch_parent,
+                             initargs=(os.getpid(),)) as process:
         other = process.submit(elsewhere, [view.name for view in rest])
         return catch_up_all([first]) + other.result()
 

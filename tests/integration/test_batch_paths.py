@@ -149,3 +149,46 @@ def test_concurrent_readers_share_catch_ups_and_each_sees_its_own_position(world
         assert len(calls) == before + 1
     finally:
         views.close()
+
+
+def test_verification_processes_end_with_a_killed_ledger(tmp_path) -> None:
+    """Killed outright (SIGKILL), the process that started the verification processes takes them, and
+    the forkserver they came from, with it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    code = (
+        "import sys, time\n"
+        "from ledger.application import Ledger\n"
+        "def main():\n"
+        f"    ledger = Ledger({{'PERSISTENCE_MODULE': 'eventsourcing.sqlite', 'SQLITE_DBNAME': {str(tmp_path / 'x.db')!r},"
+        " 'APPLICATION_RECORDER_TOPIC': 'ledger.recorders:SQLiteLedgerRecorder'}, verify_processes=2)\n"
+        "    ledger.start_verifiers()\n"
+        "    print(' '.join(str(p) for p in ledger._pool._processes), flush=True)\n"
+        "    time.sleep(600)\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n"
+    )
+    (tmp_path / "hold.py").write_text(code)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "hold.py")], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    workers = [int(p) for p in proc.stdout.readline().split()]  # type: ignore[union-attr]
+    assert len(workers) == 2 and all(Path(f"/proc/{p}").exists() for p in workers)
+    forkservers = {int(Path(f"/proc/{p}/stat").read_text().split(")")[1].split()[1]) for p in workers}  # ppid
+    assert proc.pid not in forkservers
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    deadline = time.monotonic() + 10
+    def alive(pid: int) -> bool:  # a zombie (state Z) waits to be reaped: it has ended
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    while any(alive(p) for p in [*workers, *forkservers]):
+        assert time.monotonic() < deadline, "verification processes outlived the ledger's process"
+        time.sleep(0.1)
