@@ -351,6 +351,7 @@ class Scenario:
             if isinstance(outcome, Exception):
                 raise RuntimeError(f"bench setup refused: {outcome}")
         self.subjects: list[str] = []
+        self.closed = False
 
     def submissions(self, count: int) -> list[dict[str, Any]]:
         from datetime import datetime, timezone
@@ -382,7 +383,9 @@ class Scenario:
             for k in range(count)]
 
     def close(self) -> None:
-        self.ledger.close()
+        if not self.closed:
+            self.closed = True
+            self.ledger.close()
 
 
 def _server_env(settings: Settings) -> dict[str, str]:
@@ -404,6 +407,7 @@ def bench_http(settings_for: Callable[[str, str], Settings], seconds: float, bod
 
     settings = settings_for("http", "postgres")
     scenario = Scenario(settings)
+    scenario.close()  # set up; from here it only signs: its connections are not held through the runs
     figures: list[dict[str, Any]] = []
     try:
         singles = [orjson.dumps(e) for e in scenario.submissions(bodies_count)]

@@ -166,6 +166,7 @@ class Projector:
 
     def _run(self) -> None:
         env = dict(os.environ, CREDIT_LEDGER_RUN_PROJECTIONS="true")
+        env.setdefault("CREDIT_LEDGER_POOL_SIZE", "4")  # one projection thread needs no more
         while not self._stop.is_set():
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main(['project', '--quiet']))"],

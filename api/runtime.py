@@ -109,7 +109,7 @@ class Views:
 def open_store(settings: Settings) -> Store:
     """The views' database: the ledger's SQLite file or PostgreSQL schema (migrated by ``open_ledger``)."""
     if settings.database_url:
-        return PostgresStore(settings.database_url, settings.database_schema)
+        return PostgresStore(settings.database_url, settings.database_schema, max_size=settings.pool_size)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SQLiteStore(settings.sqlite_path, [*LOG_DDL, *ARCHIVE_DDL, *ACCESS_LOG_DDL])
 

@@ -15,7 +15,7 @@ from eventsourcing.utils import get_topic
 from ledger.aggregates import Query
 from ledger.application import Ledger
 from projections.store import Store, scan
-from projections.tracking import EventReader, TrackedView, get_position, set_position
+from projections.tracking import EventReader, TrackedView, get_position, read_through, set_position
 
 NAME = "access_log"
 COLUMNS = ("position", "query_id", "issued_at", "recorded_at", "department", "operator", "subject", "purpose",
@@ -71,13 +71,13 @@ class AccessLogView(TrackedView):
         with self.store.transaction() as tx:
             tx.lock(NAME)
             position = get_position(tx, NAME)
-            notifications = self.ledger.recorder.select_notifications(
-                start=position, limit=batch, topics=[self.topic], inclusive_of_start=False)
-            if not notifications:
+            notifications, through = read_through(self.ledger, position, batch, [self.topic])
+            if through == position:
                 return 0
             rows = [row_of_fields(self.reader.fields(n), n.id) for n in notifications]
-            tx.insert_many("access_log", COLUMNS, TYPES, rows)
-            set_position(tx, NAME, notifications[-1].id)
+            if rows:
+                tx.insert_many("access_log", COLUMNS, TYPES, rows)
+            set_position(tx, NAME, through)
             return len(rows)
 
     def reset(self) -> None:

@@ -21,7 +21,7 @@ from ledger import record_doc
 from ledger.application import Ledger
 from ledger.archive_rules import is_minor_at_listing, public_entry, summarize
 from projections.store import Store, Tx, scan
-from projections.tracking import EventReader, TrackedView, get_position, set_position
+from projections.tracking import EventReader, TrackedView, get_position, read_through, set_position
 
 NAME = "archive"
 LISTS = ("black", "red")
@@ -208,14 +208,14 @@ class ArchiveView(TrackedView):
         with self.store.transaction() as tx:
             tx.lock(NAME)
             position = get_position(tx, NAME)
-            notifications = self._read(position, batch)
-            if not notifications:
+            notifications, through = read_through(self.ledger, position, batch, self.topics)
+            if through == position:
                 return 0
-            model = _DbModel(tx.execute, self.store.kind)
-            model.apply_page(self._decode(notifications))
-            last = notifications[-1].id
-            self._write(tx, model, last)
-            set_position(tx, NAME, last)
+            if notifications:
+                model = _DbModel(tx.execute, self.store.kind)
+                model.apply_page(self._decode(notifications))
+                self._write(tx, model, notifications[-1].id)
+            set_position(tx, NAME, through)
             return len(notifications)
 
     def catch_up_all(self, batch: int = 2000) -> int:

@@ -28,6 +28,23 @@ def set_position(tx: Tx, name: str, position: int) -> None:
     )
 
 
+def read_through(ledger: Any, position: int, batch: int, topics: Sequence[str]) -> tuple[list[Any], int]:
+    """The next events of ``topics`` after ``position`` (at most ``batch``), and the position a view may
+    record once it has applied them.
+
+    That is the last event read if the page is full; otherwise the ledger's head as it was before the
+    read: appends commit in position order, so every event up to the head was visible to the read, and
+    none of those not returned concern the view. Recording it keeps the next read from scanning again
+    past events of other topics (queries, for the archive; records, for the access log).
+    """
+    head = ledger.recorder.max_notification_id() or 0
+    if head <= position:
+        return [], position
+    notifications = list(ledger.recorder.select_notifications(
+        start=position, limit=batch, stop=head, topics=topics, inclusive_of_start=False))
+    return notifications, notifications[-1].id if len(notifications) == batch else head
+
+
 class TrackedView:
     """What every view shares: its name, its store, its position and catching up all the way."""
 

@@ -192,3 +192,30 @@ def test_verification_processes_end_with_a_killed_ledger(tmp_path) -> None:
     while any(alive(p) for p in [*workers, *forkservers]):
         assert time.monotonic() < deadline, "verification processes outlived the ledger's process"
         time.sleep(0.1)
+
+
+def test_views_record_how_far_they_looked_not_only_what_they_applied(world: World) -> None:
+    """A view that filters by topic records the ledger's head once it has seen every event up to it, so
+    the next catch-up does not scan again past the events that do not concern it; nothing is skipped."""
+    from tests.support import make_resident_id
+
+    views = open_views(world.settings, world.ledger)
+    try:
+        dept = world.department(purposes=["administrative_licensing"])
+        world.append_ok(*[world.submission(dept) for _ in range(30)])
+        for view in (views.archive, views.access_log):
+            view.catch_up_all()
+        head = world.ledger.recorder.max_notification_id()
+        assert views.access_log.position() == head  # no query yet, but every event up to the head was looked at
+        assert views.archive.position() == head
+        assert views.access_log.catch_up() == 0 and views.archive.catch_up() == 0
+        subject = make_resident_id()
+        (q,) = world.append_ok(world.signed(dept, "query.requested", operator="staff-1", subject=subject,
+                                            purpose="administrative_licensing", legal_basis="x", scope="archive"))
+        (r,) = world.append_ok(world.submission(dept, subject=subject))
+        assert views.access_log.catch_up() == 1 and views.archive.catch_up() == 1
+        assert views.access_log.position() == views.archive.position() == r.position
+        assert [row["position"] for row in views.access_log.find({"subject": subject})] == [q.position]
+        assert views.archive.documents(subject)[0]["record_id"] == str(r.statement_id)
+    finally:
+        views.close()
