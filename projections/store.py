@@ -162,8 +162,10 @@ class PostgresStore:
             conn.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(schema)))
             conn.commit()
 
+        # Autocommit: a single read is one round trip (no BEGIN/COMMIT around it); writes take an
+        # explicit transaction (``transaction()``).
         self.pool = ConnectionPool(conninfo, min_size=1, max_size=max_size, open=False, configure=configure,
-                                   kwargs={"connect_timeout": 10}, name="views")
+                                   kwargs={"connect_timeout": 10, "autocommit": True}, name="views")
         self.pool.open(wait=True, timeout=30)
 
     @contextmanager
