@@ -169,8 +169,8 @@ class Projector:
         env.setdefault("CREDIT_LEDGER_POOL_SIZE", "4")  # one projection thread needs no more
         while not self._stop.is_set():
             self._proc = subprocess.Popen(
-                [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main(['project', '--quiet']))"],
-                env=env, preexec_fn=_die_with_parent)
+                [sys.executable, "-c", "import sys; from api.cli import die_with_parent, main; "
+                 f"die_with_parent({os.getpid()}); sys.exit(main(['project', '--quiet']))"], env=env)
             code = self._proc.wait()
             if not self._stop.is_set():
                 print(f"the projection process exited ({code}); starting it again", file=sys.stderr)
@@ -187,8 +187,9 @@ class Projector:
         self._thread.join(5)
 
 
-def _die_with_parent() -> None:
-    """In the child: be sent SIGTERM if the serving process dies, however it dies (Linux prctl)."""
+def die_with_parent(parent: int) -> None:
+    """In a child of ``serve``: be sent SIGTERM when the serving process ``parent`` dies, however it dies
+    (Linux prctl); if it already has, exit now."""
     import ctypes
     import signal
 
@@ -196,6 +197,8 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent:
+        sys.exit(0)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
