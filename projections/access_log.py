@@ -15,7 +15,7 @@ from eventsourcing.utils import get_topic
 from ledger.aggregates import Query
 from ledger.application import Ledger
 from projections.store import Store, scan
-from projections.tracking import EventReader, TrackedView, get_position, read_through, set_position
+from projections.tracking import EventReader, TrackedView, behind, get_position, read_through, set_position
 
 NAME = "access_log"
 COLUMNS = ("position", "query_id", "issued_at", "recorded_at", "department", "operator", "subject", "purpose",
@@ -59,6 +59,7 @@ class AccessLogView(TrackedView):
     name = NAME
 
     topic = get_topic(Query.Requested)
+    page = 2000
 
     def __init__(self, ledger: Ledger, store: Store) -> None:
         self.ledger = ledger
@@ -68,6 +69,8 @@ class AccessLogView(TrackedView):
     def catch_up(self, batch: int = 2000) -> int:
         """Apply up to ``batch`` new queries (read by topic: other events are never read); rows and position
         in one transaction."""
+        if not behind(self.ledger, self.store, NAME):
+            return 0
         with self.store.transaction() as tx:
             tx.lock(NAME)
             position = get_position(tx, NAME)

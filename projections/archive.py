@@ -21,7 +21,7 @@ from ledger import record_doc
 from ledger.application import Ledger
 from ledger.archive_rules import is_minor_at_listing, public_entry, summarize
 from projections.store import Store, Tx, scan
-from projections.tracking import EventReader, TrackedView, get_position, read_through, set_position
+from projections.tracking import EventReader, TrackedView, behind, get_position, read_through, set_position
 
 NAME = "archive"
 LISTS = ("black", "red")
@@ -195,6 +195,7 @@ class ArchiveView(TrackedView):
     """The live archive and lists, kept up to date by ``catch_up`` (reading only the events it uses)."""
 
     name = NAME
+    page = 2000
 
     def __init__(self, ledger: Ledger, store: Store) -> None:
         self.ledger = ledger
@@ -205,6 +206,8 @@ class ArchiveView(TrackedView):
 
     def catch_up(self, batch: int = 2000) -> int:
         """Apply up to ``batch`` new events; rows and position in one transaction."""
+        if not behind(self.ledger, self.store, NAME):
+            return 0
         with self.store.transaction() as tx:
             tx.lock(NAME)
             position = get_position(tx, NAME)
@@ -228,7 +231,7 @@ class ArchiveView(TrackedView):
         """
         total = n = self.catch_up(batch)
         if n < batch:
-            return total + (super().catch_up_all() if n else 0)
+            return total
         try:
             total += self._catch_up_pipelined(batch)
         except _PositionMovedError:

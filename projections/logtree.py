@@ -81,6 +81,7 @@ class LogTree(TrackedView):
     """Stored perfect-subtree hashes and the proofs made from them."""
 
     name = NAME
+    page = 20_000
 
     def __init__(self, store: Store) -> None:
         self.store = store

@@ -28,6 +28,12 @@ def set_position(tx: Tx, name: str, position: int) -> None:
     )
 
 
+def behind(ledger: Any, store: Store, name: str) -> bool:
+    """Whether the ledger holds events past the view's position (two plain reads, no transaction or lock:
+    an idle catch-up ends here)."""
+    return (ledger.recorder.max_notification_id() or 0) > get_position(store, name)
+
+
 def read_through(ledger: Any, position: int, batch: int, topics: Sequence[str]) -> tuple[list[Any], int]:
     """The next events of ``topics`` after ``position`` (at most ``batch``), and the position a view may
     record once it has applied them.
@@ -67,12 +73,16 @@ class TrackedView:
         """SHA-256 over the view's whole content and its position."""
         raise NotImplementedError
 
+    page = 1000  # ``catch_up``'s default batch: a smaller result means the view reached what it saw
+
     def catch_up_all(self) -> int:
-        """Catch up until there is nothing new."""
+        """Catch up until there is nothing new (a page less than full ends it: no empty transaction after)."""
         total = 0
-        while n := self.catch_up():
+        while True:
+            n = self.catch_up()
             total += n
-        return total
+            if n < self.page:
+                return total
 
 
 class EventReader:
