@@ -79,17 +79,27 @@ _SAFE_INT = 2**53 - 1
 
 def _plain(value: Any, depth: int = 0) -> bool:
     """True if JCS of ``value`` equals orjson's sorted-key output: no floats, integers within IEEE-754's
-    exact range, ASCII object keys (so UTF-16 and code-point key orders agree)."""
-    if isinstance(value, str) or value is None or isinstance(value, bool):
+    exact range, ASCII object keys (so UTF-16 and code-point key orders agree). Exact types only: a
+    subclass of str or int takes the general path."""
+    t = type(value)
+    if t is str or value is None or t is bool:
         return True
-    if isinstance(value, int):
+    if t is int:
         return -_SAFE_INT <= value <= _SAFE_INT
     if depth > MAX_DEPTH:
         return False
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and k.isascii() and _plain(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_plain(v, depth + 1) for v in value)
+    if t is dict:
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii():
+                return False
+            if type(v) is not str and not _plain(v, depth + 1):
+                return False
+        return True
+    if t is list:
+        for v in value:
+            if type(v) is not str and not _plain(v, depth + 1):
+                return False
+        return True
     return False
 
 

@@ -19,7 +19,9 @@ class IdentifierError(ValueError):
 
 def resident_check_digit(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character over the first 17 digits."""
-    total = sum(int(c) * w for c, w in zip(first17, RESIDENT_WEIGHTS, strict=True))
+    if len(first17) != 17:
+        raise ValueError("a resident ID's check digit is computed over 17 digits")
+    total = sum(map(int.__mul__, map(int, first17), RESIDENT_WEIGHTS))
     return RESIDENT_CHECK[total % 11]
 
 
