@@ -15,7 +15,21 @@ from typing import Any
 
 import orjson
 
-_CUSTOM_KEY = b'"_type_"'  # a key (never text inside a JSON string, where the quote would be escaped)
+
+
+CUSTOM_KEY = b'"_type_"'  # a custom-typed value's key (never text inside a JSON string, where the quote is escaped)
+
+
+def state_object(state: bytes) -> dict[str, Any] | None:
+    """A stored state as a JSON object, or None if it is not one or carries a class version (both are
+    for the mapper to decode)."""
+    try:
+        values = orjson.loads(state)
+    except orjson.JSONDecodeError:
+        return None
+    if type(values) is not dict or "class_version" in values:
+        return None
+    return values
 
 
 def plain_fields(state: bytes, names: Collection[str]) -> dict[str, Any] | None:
@@ -25,11 +39,8 @@ def plain_fields(state: bytes, names: Collection[str]) -> dict[str, Any] | None:
     encryption). Fields absent from the state are absent from the result, as they are absent
     from the domain event.
     """
-    try:
-        values = orjson.loads(state)
-    except orjson.JSONDecodeError:
-        return None
-    if type(values) is not dict or "class_version" in values:
+    values = state_object(state)
+    if values is None:
         return None
     # Every custom-typed value shows its key in the bytes. Count those that are whole top-level values
     # of fields not wanted (typically the timestamp alone): if they are all, the wanted fields hold none.
@@ -40,7 +51,7 @@ def plain_fields(state: bytes, names: Collection[str]) -> dict[str, Any] | None:
                 return None
             outside += 1
     out = {name: values[name] for name in names if name in values}
-    if state.count(_CUSTOM_KEY) != outside and any(_has_custom_type(v) for v in out.values()):
+    if state.count(CUSTOM_KEY) != outside and any(_has_custom_type(v) for v in out.values()):
         return None
     return out
 

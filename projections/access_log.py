@@ -69,12 +69,13 @@ class AccessLogView(TrackedView):
     def catch_up(self, batch: int = 2000) -> int:
         """Apply up to ``batch`` new queries (read by topic: other events are never read); rows and position
         in one transaction."""
-        if not behind(self.ledger, self.store, NAME):
+        head = behind(self.ledger, self.store, NAME)
+        if not head:
             return 0
         with self.store.transaction() as tx:
             tx.lock(NAME)
             position = get_position(tx, NAME)
-            notifications, through = read_through(self.ledger, position, batch, [self.topic])
+            notifications, through = read_through(self.ledger, position, batch, [self.topic], head)
             if through == position:
                 return 0
             rows = [row_of_fields(self.reader.fields(n), n.id) for n in notifications]

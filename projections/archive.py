@@ -206,12 +206,13 @@ class ArchiveView(TrackedView):
 
     def catch_up(self, batch: int = 2000) -> int:
         """Apply up to ``batch`` new events; rows and position in one transaction."""
-        if not behind(self.ledger, self.store, NAME):
+        head = behind(self.ledger, self.store, NAME)
+        if not head:
             return 0
         with self.store.transaction() as tx:
             tx.lock(NAME)
             position = get_position(tx, NAME)
-            notifications, through = read_through(self.ledger, position, batch, self.topics)
+            notifications, through = read_through(self.ledger, position, batch, self.topics, head)
             if through == position:
                 return 0
             if notifications:

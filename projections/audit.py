@@ -28,6 +28,7 @@ from ledger.audit import (
     EntryChecker,
     changes_registry,
 )
+from ledger.stored import CUSTOM_KEY, state_object
 from ledger.workers import watch_parent
 from projections.checkpoints import Checkpointer
 from projections.store import Store
@@ -80,13 +81,10 @@ class _EntryDecoder:
 
 def _plain_entry_fields(state: bytes) -> tuple[str, str, str, str, dict | None] | None:  # type: ignore[type-arg]
     """(statement, key_id, signature, recorded_at, outcome) of a plain JSON state, or None for the mapper."""
-    try:
-        values = orjson.loads(state)
-    except orjson.JSONDecodeError:
+    values = state_object(state)
+    if values is None:
         return None
-    if type(values) is not dict or "class_version" in values:
-        return None
-    typed = state.count(b'"_type_"')  # the quoted key appears unescaped only as a key (or a whole string)
+    typed = state.count(CUSTOM_KEY)
     if typed:
         stamp = values.get("timestamp")
         if (typed != 1 or type(stamp) is not dict or len(stamp) != 2 or stamp.get("_type_") != "datetime_iso"

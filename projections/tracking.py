@@ -28,22 +28,26 @@ def set_position(tx: Tx, name: str, position: int) -> None:
     )
 
 
-def behind(ledger: Any, store: Store, name: str) -> bool:
-    """Whether the ledger holds events past the view's position (two plain reads, no transaction or lock:
-    an idle catch-up ends here)."""
-    return (ledger.recorder.max_notification_id() or 0) > get_position(store, name)
+def behind(ledger: Any, store: Store, name: str) -> int:
+    """The ledger's head if it holds events past the view's position, else 0 (two plain reads, no
+    transaction or lock: an idle catch-up ends here)."""
+    head = ledger.recorder.max_notification_id() or 0
+    return head if head > get_position(store, name) else 0
 
 
-def read_through(ledger: Any, position: int, batch: int, topics: Sequence[str]) -> tuple[list[Any], int]:
+def read_through(ledger: Any, position: int, batch: int, topics: Sequence[str],
+                 head: int | None = None) -> tuple[list[Any], int]:
     """The next events of ``topics`` after ``position`` (at most ``batch``), and the position a view may
     record once it has applied them.
 
     That is the last event read if the page is full; otherwise the ledger's head as it was before the
     read: appends commit in position order, so every event up to the head was visible to the read, and
     none of those not returned concern the view. Recording it keeps the next read from scanning again
-    past events of other topics (queries, for the archive; records, for the access log).
+    past events of other topics (queries, for the archive; records, for the access log). ``head``: the
+    head as the caller read it before this call, if it has.
     """
-    head = ledger.recorder.max_notification_id() or 0
+    if head is None:
+        head = ledger.recorder.max_notification_id() or 0
     if head <= position:
         return [], position
     notifications = list(ledger.recorder.select_notifications(
