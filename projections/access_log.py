@@ -14,8 +14,8 @@ from eventsourcing.utils import get_topic
 
 from ledger.aggregates import Query
 from ledger.application import Ledger
-from projections.store import Store, scan
-from projections.tracking import EventReader, TrackedView, behind, get_position, read_through, set_position
+from projections.store import Store, Tx, scan
+from projections.tracking import EventReader, TrackedView
 
 NAME = "access_log"
 COLUMNS = ("position", "query_id", "issued_at", "recorded_at", "department", "operator", "subject", "purpose",
@@ -69,20 +69,11 @@ class AccessLogView(TrackedView):
     def catch_up(self, batch: int = 2000) -> int:
         """Apply up to ``batch`` new queries (read by topic: other events are never read); rows and position
         in one transaction."""
-        head = behind(self.ledger, self.store, NAME)
-        if not head:
-            return 0
-        with self.store.transaction() as tx:
-            tx.lock(NAME)
-            position = get_position(tx, NAME)
-            notifications, through = read_through(self.ledger, position, batch, [self.topic], head)
-            if through == position:
-                return 0
-            rows = [row_of_fields(self.reader.fields(n), n.id) for n in notifications]
-            if rows:
-                tx.insert_many("access_log", COLUMNS, TYPES, rows)
-            set_position(tx, NAME, through)
-            return len(rows)
+        def apply(tx: Tx, notifications: list[Any]) -> None:
+            tx.insert_many("access_log", COLUMNS, TYPES,
+                           [row_of_fields(self.reader.fields(n), n.id) for n in notifications])
+
+        return self.catch_up_topics(self.ledger, [self.topic], batch, apply)
 
     def reset(self) -> None:
         with self.store.transaction() as tx:

@@ -21,7 +21,7 @@ from ledger import record_doc
 from ledger.application import Ledger
 from ledger.archive_rules import is_minor_at_listing, public_entry, summarize
 from projections.store import Store, Tx, scan
-from projections.tracking import EventReader, TrackedView, behind, get_position, read_through, set_position
+from projections.tracking import EventReader, TrackedView, get_position, set_position
 
 NAME = "archive"
 LISTS = ("black", "red")
@@ -206,21 +206,12 @@ class ArchiveView(TrackedView):
 
     def catch_up(self, batch: int = 2000) -> int:
         """Apply up to ``batch`` new events; rows and position in one transaction."""
-        head = behind(self.ledger, self.store, NAME)
-        if not head:
-            return 0
-        with self.store.transaction() as tx:
-            tx.lock(NAME)
-            position = get_position(tx, NAME)
-            notifications, through = read_through(self.ledger, position, batch, self.topics, head)
-            if through == position:
-                return 0
-            if notifications:
-                model = _DbModel(tx.execute, self.store.kind)
-                model.apply_page(self._decode(notifications))
-                self._write(tx, model, notifications[-1].id)
-            set_position(tx, NAME, through)
-            return len(notifications)
+        def apply(tx: Tx, notifications: list[Any]) -> None:
+            model = _DbModel(tx.execute, self.store.kind)
+            model.apply_page(self._decode(notifications))
+            self._write(tx, model, notifications[-1].id)
+
+        return self.catch_up_topics(self.ledger, self.topics, batch, apply)
 
     def catch_up_all(self, batch: int = 2000) -> int:
         """Catch up until there is nothing new.

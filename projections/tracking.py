@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
@@ -68,6 +68,25 @@ class TrackedView:
     def catch_up(self, batch: int = 1000) -> int:
         """Apply one batch; return how much was applied (0: caught up)."""
         raise NotImplementedError
+
+    def catch_up_topics(self, ledger: Any, topics: Sequence[str], batch: int,
+                        apply: Callable[[Tx, list[Any]], None]) -> int:
+        """One catch-up of a view that reads only ``topics``: ``apply(tx, notifications)`` writes the
+        page's rows, then the position (how far the view has looked) is recorded in the same
+        transaction; return how many events were read."""
+        head = behind(ledger, self.store, self.name)
+        if not head:
+            return 0
+        with self.store.transaction() as tx:
+            tx.lock(self.name)
+            position = get_position(tx, self.name)
+            notifications, through = read_through(ledger, position, batch, topics, head)
+            if through == position:
+                return 0
+            if notifications:
+                apply(tx, notifications)
+            set_position(tx, self.name, through)
+            return len(notifications)
 
     def reset(self) -> None:
         """Drop the view's rows and its position."""
