@@ -497,7 +497,7 @@ _SCHEMAS: list[str] = []
 
 def bench_rebuild(settings: Settings, count: int) -> list[dict[str, Any]]:
     """Figure 4: rebuild every view from ``count`` events vs decoding the same events."""
-    from api.cli import rebuild_elsewhere
+    from api.cli import archive_elsewhere, rebuild_elsewhere
     from api.runtime import open_ledger, open_views
     from projections.worker import rebuild
 
@@ -514,7 +514,8 @@ def bench_rebuild(settings: Settings, count: int) -> list[dict[str, Any]]:
             position = notes[-1].id
         decode_rate = total / (time.perf_counter() - start)
         start = time.perf_counter()
-        rebuild([views.archive, views.access_log, views.tree], rebuild_elsewhere(settings))  # as `rebuild all`
+        views.archive.producer = archive_elsewhere(settings)  # as `rebuild all`
+        rebuild([views.archive, views.access_log, views.tree], rebuild_elsewhere(settings))
         rebuild_rate = total / (time.perf_counter() - start)
     finally:
         views.close()

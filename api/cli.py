@@ -410,6 +410,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         for name in names:
             targets[name].catch_up_all()
             before[name] = targets[name].digest()
+        views.archive.producer = archive_elsewhere(settings)  # its pages are built in another process
         rebuild([targets[name] for name in names], rebuild_elsewhere(settings))
         failed = False
         for name in names:
@@ -426,6 +427,25 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 def rebuild_elsewhere(settings: Settings) -> Callable[[list[str]], int]:
     """A picklable function catching up the named views (``TrackedView.name``) in another process."""
     return functools.partial(_catch_up_views, settings.model_dump_json())
+
+
+def archive_elsewhere(settings: Settings) -> Callable[[], tuple[Any, Callable[[], None]]]:
+    """A picklable function opening, in another process, the archive view on these settings (with a
+    function closing it): ``ArchiveView.producer`` for a long catch-up."""
+    return functools.partial(_open_archive, settings.model_dump_json())
+
+
+def _open_archive(settings_json: str) -> tuple[Any, Callable[[], None]]:
+    from api.runtime import open_ledger, open_views
+
+    settings = Settings.model_validate_json(settings_json).model_copy(update={"migrate_on_start": False})
+    ledger = open_ledger(settings)
+    views = open_views(settings, ledger)
+
+    def close() -> None:
+        views.close()
+        ledger.close()
+    return views.archive, close
 
 
 def _catch_up_views(settings_json: str, names: list[str]) -> int:

@@ -15,7 +15,7 @@ from eventsourcing.utils import get_topic
 from ledger.aggregates import Query
 from ledger.application import Ledger
 from projections.store import Store, Tx, scan
-from projections.tracking import EventReader, TrackedView
+from projections.tracking import EventPages, EventReader, TrackedView
 
 NAME = "access_log"
 COLUMNS = ("position", "query_id", "issued_at", "recorded_at", "department", "operator", "subject", "purpose",
@@ -64,7 +64,8 @@ class AccessLogView(TrackedView):
     def __init__(self, ledger: Ledger, store: Store) -> None:
         self.ledger = ledger
         self.store = store
-        self.reader = EventReader(ledger.mapper, FIELDS)
+        self.reader = EventReader(ledger.mapper, FIELDS, ledger.recorder)
+        self.pages = EventPages(ledger, store)
 
     def catch_up(self, batch: int = 2000) -> int:
         """Apply up to ``batch`` new queries (read by topic: other events are never read); rows and position

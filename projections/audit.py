@@ -32,6 +32,7 @@ from ledger.stored import CUSTOM_KEY, state_object
 from ledger.workers import watch_parent
 from projections.checkpoints import Checkpointer
 from projections.store import Store
+from projections.tracking import EventPages
 
 FORMAT = "credit-ledger-export/1"
 PAGE = 2000
@@ -63,14 +64,15 @@ class _EntryDecoder:
             self._plain_topics[topic] = found
         return found
 
-    def entry(self, event: tuple[int, str, bytes], index: int, position: int, stored: bytes) -> AuditEntry:
-        """The entry at ``index`` from ``event`` (id, topic, state); raise AuditFailure if it cannot be decoded."""
-        if self.direct and self._plain_topic(event[1]):
-            fields = _plain_entry_fields(event[2])
+    def entry(self, event: Any, index: int, position: int, stored: bytes) -> AuditEntry:
+        """The entry at ``index`` from ``event`` (a stored event with its position); raise AuditFailure
+        if it cannot be decoded."""
+        if self.direct and self._plain_topic(event.topic):
+            fields = _plain_entry_fields(event.state)
             if fields is not None:
                 return AuditEntry(index, position, *fields[:4], stored, fields[4])
         try:
-            n = self.recorder.select_notifications(start=event[0], limit=1)[0]
+            n = self.recorder.select_notifications(start=event.id, limit=1)[0]
             ev = self.mapper.to_domain_event(n)
             return AuditEntry(index, position, ev.statement, ev.key_id, ev.signature, ev.recorded_at, stored,
                               getattr(ev, "outcome", None))
@@ -103,39 +105,10 @@ def _plain_entry_fields(state: bytes) -> tuple[str, str, str, str, dict | None] 
     return statement, key_id, signature, recorded_at, outcome
 
 
-# The events table each backend's recorder writes, and a page of its events after a position, read
-# through the views' store: plain rows, without building the library's notification objects.
-_EVENT_PAGES = {
-    "postgres": ("ledger_events", ("SELECT notification_id, topic, state FROM ledger_events "
-                                   "WHERE notification_id > %s ORDER BY notification_id LIMIT %s")),
-    "sqlite": ("stored_events", "SELECT rowid, topic, state FROM stored_events WHERE rowid > %s ORDER BY rowid LIMIT %s"),
-}
-
-
-def _event_pages(ledger: Ledger, store: Store) -> Any:
-    """A function (after position, limit) -> [(position, topic, state)] over the ledger's events."""
-    table, query = _EVENT_PAGES.get(getattr(store, "kind", ""), ("", ""))
-    if table and getattr(ledger.recorder, "events_table_name", None) == table:
-        pool = getattr(store, "pool", None)
-        if pool is None:
-            return lambda after, limit: store.query(query, (after, limit))
-
-        def binary(after: int, limit: int) -> list[tuple[int, str, bytes]]:
-            """PostgreSQL: rows in binary format (states arrive as bytes, not hex text)."""
-            with pool.connection() as conn, conn.cursor(binary=True) as cur:
-                return cur.execute(query, (after, limit), prepare=True).fetchall()
-        return binary
-
-    def through_recorder(after: int, limit: int) -> list[tuple[int, str, bytes]]:
-        page = ledger.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
-        return [(n.id, n.topic, n.state) for n in page]
-    return through_recorder
-
-
 def live_entries(ledger: Ledger, store: Store) -> Iterator[AuditEntry]:
     """Entries from the database: each event joined with its ``ledger_entries`` row, in order."""
     decoder = _EntryDecoder(ledger.mapper, ledger.recorder)
-    events_after = _event_pages(ledger, store)
+    events_after = EventPages(ledger, store)
     leaf = 0
     after_position = 0  # positions start at 1
     while True:
@@ -150,10 +123,10 @@ def live_entries(ledger: Ledger, store: Store) -> Iterator[AuditEntry]:
             event = events[i] if i < len(events) else None
             if row is None:
                 assert event is not None
-                raise AuditFailure(f"position {event[0]}", "an event has no entry row (its leaf was removed)")
+                raise AuditFailure(f"position {event.id}", "an event has no entry row (its leaf was removed)")
             index, position, stored = int(row[0]), int(row[1]), bytes(row[2])
-            if event is None or event[0] != position:
-                got = "no further event" if event is None else f"event at position {event[0]}"
+            if event is None or event.id != position:
+                got = "no further event" if event is None else f"event at position {event.id}"
                 raise AuditFailure(f"leaf {index} (position {position})",
                                    f"its event is missing or out of place ({got} instead)")
             yield decoder.entry(event, index, position, stored)

@@ -124,6 +124,9 @@ class SQLiteStore:
         self._local = threading.local()
 
 
+COPY_MIN_ROWS = 64  # below it, COPY's extra messages cost more than the one prepared INSERT
+
+
 class _PostgresTx:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
@@ -142,9 +145,19 @@ class _PostgresTx:
 
     def insert_many(self, table: str, columns: Sequence[str], types: Sequence[str], rows: Sequence[Sequence[Any]],
                     conflict: str = "") -> None:
-        """One ``INSERT ... SELECT FROM unnest(arrays)``, the arrays sent in binary (no quoting or escaping):
-        one statement and one round trip for all rows."""
+        """Without a conflict clause and from ``COPY_MIN_ROWS`` rows on, a binary ``COPY`` (the server's
+        cheapest way in: about half the cost of the statement below for a page of archive documents);
+        otherwise one ``INSERT ... SELECT FROM unnest(arrays)``, the arrays sent in binary (no quoting or
+        escaping): one statement and one round trip for all rows. Either fails on a repeated key."""
         if not rows:
+            return
+        if not conflict and len(rows) >= COPY_MIN_ROWS:
+            statement = pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+                pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns)))
+            with self.conn.cursor() as cur, cur.copy(statement) as copy:
+                copy.set_types(list(types))
+                for row in rows:
+                    copy.write_row(row)
             return
         query = pgsql.SQL("INSERT INTO {} ({}) SELECT * FROM unnest({}) {}").format(
             pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
@@ -35,8 +35,72 @@ def behind(ledger: Any, store: Store, name: str) -> int:
     return head if head > get_position(store, name) else 0
 
 
+class Notice(NamedTuple):
+    """A stored event at its position, read as a plain row (position, topic and state first, as the
+    auditor reads them): the attributes of the library's ``Notification``, without building one."""
+
+    id: int
+    topic: str
+    state: bytes
+    originator_id: Any
+    originator_version: int
+
+
+# The events table each backend's recorder writes, and the column holding an event's position.
+_EVENTS = {"postgres": ("ledger_events", "notification_id"), "sqlite": ("stored_events", "rowid")}
+
+
+class EventPages:
+    """Pages of the ledger's events after a position (of some topics, up to a stop), in position order.
+
+    When the ledger's events table lies in the views' database they are read as plain rows through the
+    views' store, on PostgreSQL in binary: a state arrives as bytes, not as hex text the server encodes
+    and the client decodes, and no row becomes a dict. That is about four times cheaper than the
+    recorder's ``select_notifications``, which is used otherwise. The rows are ``Notice`` tuples.
+    """
+
+    def __init__(self, ledger: Any, store: Store) -> None:
+        self.recorder = ledger.recorder
+        self.store = store
+        table, key = _EVENTS.get(getattr(store, "kind", ""), ("", ""))
+        self.direct = bool(table) and getattr(self.recorder, "events_table_name", None) == table
+        self.table, self.key = table, key
+        self._queries: dict[tuple[int, bool], str] = {}
+
+    def __call__(self, after: int, limit: int, topics: Sequence[str] = (), stop: int | None = None) -> list[Any]:
+        """At most ``limit`` events after position ``after``, of ``topics`` (all if empty), up to ``stop``."""
+        if not self.direct:
+            return list(self.recorder.select_notifications(
+                start=after, limit=limit, stop=stop, topics=list(topics), inclusive_of_start=False))
+        params: list[Any] = [after]
+        if stop is not None:
+            params.append(stop)
+        if topics:
+            params.extend([list(topics)] if self.store.kind == "postgres" else topics)
+        params.append(limit)
+        query = self._query(len(topics), stop is not None)
+        pool = getattr(self.store, "pool", None)
+        if pool is None:
+            return [Notice._make(row) for row in self.store.query(query, params)]
+        with pool.connection() as conn, conn.cursor(binary=True) as cur:
+            return [Notice._make(row) for row in cur.execute(query, params, prepare=True).fetchall()]
+
+    def _query(self, topics: int, stop: bool) -> str:
+        shape = (topics if self.store.kind == "sqlite" else min(topics, 1), stop)
+        query = self._queries.get(shape)
+        if query is None:
+            where = [f"{self.key} > %s"] + ([f"{self.key} <= %s"] if stop else [])
+            if topics:
+                where.append("topic = ANY(%s)" if self.store.kind == "postgres"
+                             else "topic IN (" + ", ".join(["%s"] * topics) + ")")
+            query = self._queries[shape] = (
+                f"SELECT {self.key}, topic, state, originator_id, originator_version FROM {self.table} "
+                f"WHERE {' AND '.join(where)} ORDER BY {self.key} LIMIT %s")
+        return query
+
+
 def read_through(ledger: Any, position: int, batch: int, topics: Sequence[str],
-                 head: int | None = None) -> tuple[list[Any], int]:
+                 head: int | None = None, pages: EventPages | None = None) -> tuple[list[Any], int]:
     """The next events of ``topics`` after ``position`` (at most ``batch``), and the position a view may
     record once it has applied them.
 
@@ -44,14 +108,18 @@ def read_through(ledger: Any, position: int, batch: int, topics: Sequence[str],
     read: appends commit in position order, so every event up to the head was visible to the read, and
     none of those not returned concern the view. Recording it keeps the next read from scanning again
     past events of other topics (queries, for the archive; records, for the access log). ``head``: the
-    head as the caller read it before this call, if it has.
+    head as the caller read it before this call, if it has. ``pages``: how to read them (else through the
+    recorder).
     """
     if head is None:
         head = ledger.recorder.max_notification_id() or 0
     if head <= position:
         return [], position
-    notifications = list(ledger.recorder.select_notifications(
-        start=position, limit=batch, stop=head, topics=topics, inclusive_of_start=False))
+    if pages is None:
+        notifications = list(ledger.recorder.select_notifications(
+            start=position, limit=batch, stop=head, topics=topics, inclusive_of_start=False))
+    else:
+        notifications = pages(position, batch, topics, head)
     return notifications, notifications[-1].id if len(notifications) == batch else head
 
 
@@ -60,6 +128,7 @@ class TrackedView:
 
     name: str
     store: Store
+    pages: EventPages | None = None  # how the view reads the ledger's events (else through the recorder)
 
     def position(self) -> int:
         """The view's tracked position."""
@@ -80,7 +149,7 @@ class TrackedView:
         with self.store.transaction() as tx:
             tx.lock(self.name)
             position = get_position(tx, self.name)
-            notifications, through = read_through(ledger, position, batch, topics, head)
+            notifications, through = read_through(ledger, position, batch, topics, head, self.pages)
             if through == position:
                 return 0
             if notifications:
@@ -116,8 +185,9 @@ class EventReader:
     else goes through the application's mapper, so the result is the same either way.
     """
 
-    def __init__(self, mapper: Mapper[Any], names: Sequence[str]) -> None:
+    def __init__(self, mapper: Mapper[Any], names: Sequence[str], recorder: Any = None) -> None:
         self.mapper = mapper
+        self.recorder = recorder  # gives the library's own stored event for a ``Notice`` the mapper decodes
         self.names = tuple(names)
         self.direct = (mapper.cipher is None and mapper.compressor is None
                        and type(mapper.transcoder) is JSONTranscoder)
@@ -140,5 +210,7 @@ class EventReader:
             values = plain_fields(stored.state, self.names)
             if values is not None:
                 return values
+        if type(stored) is Notice:
+            stored = self.recorder.select_notifications(start=stored.id, limit=1)[0]
         event = self.mapper.to_domain_event(stored)
         return {name: getattr(event, name) for name in self.names if hasattr(event, name)}
