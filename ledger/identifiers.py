@@ -17,11 +17,14 @@ class IdentifierError(ValueError):
     """An identifier is malformed or its check character is wrong."""
 
 
+_DIGIT_OFFSET = ord("0") * sum(RESIDENT_WEIGHTS)  # the weighted sum of the digits' character codes, less this
+
+
 def resident_check_digit(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character over the first 17 digits."""
-    if len(first17) != 17:
-        raise ValueError("a resident ID's check digit is computed over 17 digits")
-    total = sum(map(int.__mul__, map(int, first17), RESIDENT_WEIGHTS))
+    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
+        raise ValueError("a resident ID's check digit is computed over 17 ASCII digits")
+    total = sum(map(int.__mul__, first17.encode("ascii"), RESIDENT_WEIGHTS)) - _DIGIT_OFFSET
     return RESIDENT_CHECK[total % 11]
 
 

@@ -25,6 +25,7 @@ Validator = Callable[[Any], Any]
 
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _KEY_ID = re.compile(r"^ed25519:[0-9a-f]{32}$")
 _B64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 
@@ -52,7 +53,7 @@ def parse_datetime(value: Any) -> datetime:
     if not isinstance(value, str) or not _DATETIME.match(value):
         raise ValidationError(f"{value!r} is not an RFC 3339 UTC timestamp like 2026-01-31T08:00:00Z")
     try:
-        return datetime.fromisoformat(value[:-1]).replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(value)  # the Z gives UTC
     except ValueError:
         raise ValidationError(f"{value!r} is not a real date and time") from None
 
@@ -85,13 +86,13 @@ def _text(max_len: int) -> Validator:
 def _uuid(value: Any) -> uuid.UUID:
     if not isinstance(value, str):
         raise ValidationError("must be a UUID string")
+    if _UUID.fullmatch(value):
+        return uuid.UUID(value)
     try:
-        parsed = uuid.UUID(value)
+        uuid.UUID(value)
     except ValueError:
         raise ValidationError(f"{value!r} is not a UUID") from None
-    if str(parsed) != value:
-        raise ValidationError("UUIDs are written in lowercase 8-4-4-4-12 form")
-    return parsed
+    raise ValidationError("UUIDs are written in lowercase 8-4-4-4-12 form")
 
 
 def _uscc(value: Any) -> str:
@@ -293,8 +294,40 @@ def _check_fields(obj: dict[str, Any], required: dict[str, Validator], optional:
     return values
 
 
+# Per type: every field's validator (the common ones last, as ``parse_statement`` orders the values),
+# and the fields a statement must have.
+_FIELDS: dict[str, tuple[dict[str, Validator], frozenset[str]]] = {
+    kind: ({**required, **optional, **COMMON}, frozenset(required) | frozenset(COMMON))
+    for kind, (required, optional) in SCHEMAS.items()
+}
+
+
 def parse_statement(obj: Any) -> Statement:
-    """Check a statement object against its type's schema; return it with its canonical bytes."""
+    """Check a statement object against its type's schema; return it with its canonical bytes.
+
+    A statement that has every field its type needs and no other, each valid, is checked in one pass;
+    anything else goes through the full check, which names the first problem.
+    """
+    if type(obj) is dict:
+        kind = obj.get("type")
+        fields = _FIELDS.get(kind) if type(kind) is str else None
+        if (fields is not None and obj.keys() >= fields[1] and obj.keys() <= fields[0].keys()
+                and not (kind == "department.registered" and obj.get("check_override") is True)):
+            validators = fields[0]
+            try:
+                values = {name: validators[name](value) for name, value in obj.items() if name not in COMMON}
+                for name in COMMON:
+                    values[name] = COMMON[name](obj[name])
+            except ValidationError:
+                pass
+            else:
+                return Statement(type=kind, id=values["id"], issuer=values["issuer"],
+                                 issued_at=values["issued_at"], values=values, body=obj,
+                                 canonical=canonical_bytes(obj))
+    return _parse_statement_checked(obj)
+
+
+def _parse_statement_checked(obj: Any) -> Statement:
     if not isinstance(obj, dict):
         raise ValidationError("statement must be a JSON object")
     kind = obj.get("type")

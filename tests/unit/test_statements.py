@@ -5,7 +5,7 @@ import pytest
 
 from ledger.catalogue import parse_catalogue, shipped_catalogue_document
 from ledger.errors import MalformedError, ValidationError
-from ledger.statements import SCHEMAS, parse_envelope, parse_statement
+from ledger.statements import SCHEMAS, Statement, parse_envelope, parse_statement
 
 BASE = {
     "type": "record.submitted", "id": "3f0c5a52-8f7e-4d1b-9a51-2b8f0e3c9d11", "issuer": "91350100M000100Y43",
@@ -142,3 +142,37 @@ def test_any_single_field_change_is_judged_not_crashed(field, value):
     except LedgerError:
         return
     assert parsed.values[field] is not None
+
+
+def _outcome(parse, obj):  # type: ignore[no-untyped-def]
+    try:
+        parsed = parse(obj)
+    except LedgerError as exc:
+        return type(exc), str(exc)
+    return parsed, list(parsed.values)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(sorted(SCHEMAS)), st.dictionaries(st.sampled_from([*BASE, "details", "changes", "record_id",
+                                                                          "list", "reason", "x"]),
+                                                         json_like, max_size=6))
+def test_the_one_pass_check_gives_what_the_full_check_gives(kind, changes):
+    """A valid statement takes the one-pass check; its result (values in the same order) and every
+    refusal (the full check's message) are those of the full check."""
+    from ledger.statements import _parse_statement_checked
+
+    for obj in ({**BASE, "type": kind, **changes}, {**BASE, **changes}, {**BASE, "type": kind}):
+        assert _outcome(parse_statement, obj) == _outcome(_parse_statement_checked, obj)
+    assert _outcome(parse_statement, BASE) == _outcome(_parse_statement_checked, BASE)
+    assert isinstance(_outcome(parse_statement, BASE)[0], Statement)
+
+
+def test_the_one_pass_check_is_taken_by_a_valid_statement(monkeypatch):
+    import ledger.statements as statements
+
+    def full_check(obj):  # type: ignore[no-untyped-def]
+        raise AssertionError("the full check ran")
+    monkeypatch.setattr(statements, "_parse_statement_checked", full_check)
+    assert parse_statement(BASE).issuer == BASE["issuer"]
+    with pytest.raises(AssertionError, match="the full check ran"):
+        parse_statement({**BASE, "subject": "110105194912310021"})  # a wrong check digit: the full check names it
