@@ -7,6 +7,7 @@ their rows and their tracking position in one ``transaction()``.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -152,17 +153,29 @@ class _PostgresTx:
         if not rows:
             return
         if not conflict and len(rows) >= COPY_MIN_ROWS:
-            statement = pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-                pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns)))
-            with self.conn.cursor() as cur, cur.copy(statement) as copy:
+            with self.conn.cursor() as cur, cur.copy(_copy_statement(table, tuple(columns))) as copy:
                 copy.set_types(list(types))
                 for row in rows:
                     copy.write_row(row)
             return
-        query = pgsql.SQL("INSERT INTO {} ({}) SELECT * FROM unnest({}) {}").format(
-            pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns)),
-            pgsql.SQL(", ").join(pgsql.SQL("%b::{}[]").format(pgsql.SQL(t)) for t in types), pgsql.SQL(conflict))
-        self.conn.execute(query, [list(column) for column in zip(*rows, strict=True)], prepare=True)
+        self.conn.execute(_insert_statement(table, tuple(columns), tuple(types), conflict),
+                          [list(column) for column in zip(*rows, strict=True)], prepare=True)
+
+
+# Statements composed once per shape: composing (quoting identifiers) costs more than the rest of a
+# small write's client-side work.
+@functools.lru_cache(maxsize=64)
+def _copy_statement(table: str, columns: tuple[str, ...]) -> bytes:
+    return pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns))).as_bytes()
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_statement(table: str, columns: tuple[str, ...], types: tuple[str, ...], conflict: str) -> bytes:
+    return pgsql.SQL("INSERT INTO {} ({}) SELECT * FROM unnest({}) {}").format(
+        pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns)),
+        pgsql.SQL(", ").join(pgsql.SQL("%b::{}[]").format(pgsql.SQL(t)) for t in types),
+        pgsql.SQL(conflict)).as_bytes()
 
 
 class PostgresStore:
