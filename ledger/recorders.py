@@ -17,9 +17,10 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import ProgrammingError, StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 
@@ -86,31 +87,38 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             "FROM {t} WHERE statement_id = ANY(%b)"
         ).format(t=table)
         self.count_entries_statement = SQL("SELECT COUNT(*) AS n FROM {t}").format(t=table)
-        self.lock_timeout_statement = SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout)
-        self.append_lock_statement = SQL("SELECT pg_advisory_xact_lock(%s)")
         # Four arrays of plain types dump far faster than one array of a composite type, and in binary
         # (%b) far faster again than as text (no per-element quoting).
         self.insert_plain_statement = SQL(
             "INSERT INTO {t} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
         ).format(t=Identifier(self.datastore.schema, self.events_table_name))
-        self.notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+        # What every append does before its inserts, sent as one simple query (one round trip). Writers
+        # queue on one transaction-scoped advisory lock instead of LOCK TABLE ... EXCLUSIVE: the same
+        # commit order (ids become visible in order, leaf indexes stay dense) without the UPDATE
+        # privilege LOCK TABLE asks for, so the service's role can be insert-and-select only.
+        self.preamble_statement = SQL(
+            "SET LOCAL lock_timeout = '{0}s'; SELECT pg_advisory_xact_lock({1}); NOTIFY {2}"
+        ).format(self.datastore.lock_timeout, APPEND_LOCK_KEY, Identifier(self.channel_name))
         # Composed once: composing a statement (quoting its identifiers) on every execution cost more
         # client-side time than the rest of a small append's statements.
         for name in ("insert_entries_statement", "select_entries_statement", "count_entries_statement",
-                     "lock_timeout_statement", "append_lock_statement", "insert_plain_statement", "notify_statement"):
+                     "insert_plain_statement", "preamble_statement"):
             setattr(self, name, getattr(self, name).as_bytes())
 
-    def _notify_channel(self, curs: Any) -> None:
-        curs.execute(self.notify_statement)
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's transaction (lock, notify, events, then the entries), in four round trips and
+        without pipeline mode, whose client-side work cost more than the round trips it saves: the
+        group committer already batches appends, so a round trip is paid per batch, not per statement."""
+        if not stored_events:
+            return []
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            curs.execute(self.preamble_statement)
+            self._insert_plain(curs, stored_events)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
-    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        # Writers queue on one transaction-scoped advisory lock instead of LOCK TABLE ... EXCLUSIVE: the
-        # same commit order (ids become visible in order, leaf indexes stay dense) without needing the
-        # UPDATE privilege that LOCK TABLE asks for, so the service's role can be insert-and-select only.
-        curs.execute(self.lock_timeout_statement)
-        curs.execute(self.append_lock_statement, (APPEND_LOCK_KEY,))
-        self._notify_channel(curs)
+    def _insert_plain(self, curs: Any, stored_events: Sequence[StoredEvent]) -> None:
         curs.execute(
             self.insert_plain_statement,
             (
