@@ -3,6 +3,11 @@ once) give exactly what the mapper and page-by-page catching up give, on SQLite 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
 
 from api.cli import archive_elsewhere
@@ -57,7 +62,8 @@ def test_stored_fields_agree_with_the_mapper_for_every_event(world: World):
     assert record_events <= seen and Query.Requested.__qualname__ in seen
 
 
-def test_pipelined_catch_up_equals_page_by_page(world: World):
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["threads", "builder process"])
+def test_a_long_catch_up_equals_page_by_page(world: World, elsewhere: bool):
     random_history(world, 1500, seed=8)
     views = open_views(world.settings, world.ledger)
     try:
@@ -66,7 +72,9 @@ def test_pipelined_catch_up_equals_page_by_page(world: World):
             pass
         page_by_page = view.digest()
         view.reset()
-        assert view.catch_up_all(batch=40) > 0  # many pages in flight, corrections crossing pages
+        view.producer = archive_elsewhere(world.settings) if elsewhere else None
+        # many pages in flight, corrections crossing pages; every event of the archive's topics read once
+        assert view.catch_up_all(batch=40) == len(view.pages(0, 100_000, view.topics))
         assert view.digest() == page_by_page
         replayed = archive.replay(world.ledger, None)
         assert {r for (r,) in views.store.query("SELECT record_id FROM archive_records")} == set(replayed.docs)
@@ -90,36 +98,27 @@ def test_rebuild_of_all_views_at_once_equals_live(world: World):
         views.close()
 
 
-def test_catch_up_with_pages_built_in_another_process_equals_page_by_page(world: World):
-    random_history(world, 1500, seed=9)
-    views = open_views(world.settings, world.ledger)
-    try:
-        view: ArchiveView = views.archive
-        while view.catch_up(batch=37):
-            pass
-        page_by_page = view.digest()
-        view.reset()
-        view.producer = archive_elsewhere(world.settings)
-        assert view.catch_up_all(batch=40) == len(view.pages(0, 100_000, view.topics))  # every event it reads
-        assert view.digest() == page_by_page
-    finally:
-        views.close()
-
-
 def _failing_builder(settings_json: str) -> None:
     raise RuntimeError("no database here")
 
 
-def test_a_page_builder_that_fails_is_reported_and_leaves_the_view_consistent(world: World):
-    import functools
-
-    random_history(world, 600, seed=10)
+@contextmanager
+def _emptied_archive(world: World, count: int, seed: int) -> Iterator[tuple[Any, ArchiveView, str]]:
+    """A random history, the live archive's digest over it, and the archive emptied again."""
+    random_history(world, count, seed=seed)
     views = open_views(world.settings, world.ledger)
     try:
         view: ArchiveView = views.archive
         view.catch_up_all()
         live = view.digest()
         view.reset()
+        yield views, view, live
+    finally:
+        views.close()
+
+
+def test_a_page_builder_that_fails_is_reported_and_leaves_the_view_consistent(world: World):
+    with _emptied_archive(world, 600, seed=10) as (views, view, live):
         view.producer = functools.partial(_failing_builder, "")
         with pytest.raises(RuntimeError, match="page builder failed: RuntimeError: no database here"):
             view.catch_up_all(batch=40)
@@ -130,8 +129,6 @@ def test_a_page_builder_that_fails_is_reported_and_leaves_the_view_consistent(wo
         view.producer = None
         view.catch_up_all()
         assert view.digest() == live
-    finally:
-        views.close()
 
 
 def _builder_racing_another_writer(settings_json: str):  # type: ignore[no-untyped-def]
@@ -144,15 +141,7 @@ def _builder_racing_another_writer(settings_json: str):  # type: ignore[no-untyp
 
 
 def test_a_produced_catch_up_stops_when_another_writer_moves_the_view_and_ends_page_by_page(world: World):
-    import functools
-
-    random_history(world, 800, seed=12)
-    views = open_views(world.settings, world.ledger)
-    try:
-        view: ArchiveView = views.archive
-        view.catch_up_all()
-        live = view.digest()
-        view.reset()
+    with _emptied_archive(world, 800, seed=12) as (_, view, live):
         view.producer = functools.partial(_builder_racing_another_writer, world.settings.model_dump_json())
         moved = []
         commit = view._commit
@@ -167,5 +156,3 @@ def test_a_produced_catch_up_stops_when_another_writer_moves_the_view_and_ends_p
         assert view.catch_up_all(batch=40) > 0
         assert len(moved) == 1 and moved[0] > 0  # the builder's first page, from where this process left the view
         assert view.digest() == live
-    finally:
-        views.close()
