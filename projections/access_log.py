@@ -66,6 +66,7 @@ class AccessLogView(TrackedView):
         self.store = store
         self.reader = EventReader(ledger.mapper, FIELDS, ledger.recorder)
         self.pages = EventPages(ledger, store)
+        self.topics = [self.topic]
 
     def catch_up(self, batch: int = 2000) -> int:
         """Apply up to ``batch`` new queries (read by topic: other events are never read); rows and position
@@ -74,7 +75,7 @@ class AccessLogView(TrackedView):
             tx.insert_many("access_log", COLUMNS, TYPES,
                            [row_of_fields(self.reader.fields(n), n.id) for n in notifications])
 
-        return self.catch_up_topics(self.ledger, [self.topic], batch, apply)
+        return self.catch_up_topics(self.ledger, self.topics, batch, apply)
 
     def reset(self) -> None:
         with self.store.transaction() as tx:

@@ -16,6 +16,7 @@ from ledger.statements import parse_datetime
 from projections.access_log import AccessLogView
 from projections.archive import ArchiveView, position_at, replay
 from projections.store import Store
+from projections.tracking import TrackedView
 
 SHAREABLE = ("active", "disputed")
 
@@ -30,8 +31,8 @@ class Fresh:
     and run one more only if it did not cover them.
     """
 
-    def __init__(self, catch_up_all: Callable[[], int], head: Callable[[], int]) -> None:
-        self.catch_up_all = catch_up_all
+    def __init__(self, view: TrackedView, head: Callable[[], int]) -> None:
+        self.view = view
         self.head = head
         self.through = 0
         self._lock = threading.Lock()
@@ -44,7 +45,8 @@ class Fresh:
             if position is not None and position <= self.through:
                 return
             head = self.head()
-            self.catch_up_all()
+            if not self.view.holds(head):  # else nothing it reads came since: no transaction needed
+                self.view.catch_up_all()
             self.through = max(self.through, head)
 
 
@@ -57,8 +59,8 @@ class Answers:
         self.archive = archive
         self.access_log = access_log
         head = self._head
-        self.fresh_archive = Fresh(archive.catch_up_all, head)
-        self.fresh_access_log = Fresh(access_log.catch_up_all, head)
+        self.fresh_archive = Fresh(archive, head)
+        self.fresh_access_log = Fresh(access_log, head)
 
     def _head(self) -> int:
         return self.ledger.recorder.max_notification_id() or 0

@@ -443,7 +443,9 @@ class ArchiveView(TrackedView):
     def points_rule(self) -> dict[str, Any]:
         """The points rule of the latest catalogue (parsed once per catalogue version)."""
         rows = self.store.query("SELECT MAX(version) FROM view_catalogues")
-        version = rows[0][0] if rows else None
+        return self._points_of(rows[0][0] if rows else None)
+
+    def _points_of(self, version: int | None) -> dict[str, Any]:
         if version is None:
             raise LookupError("no catalogue has been projected yet")
         if self._points[0] != version:
@@ -456,8 +458,16 @@ class ArchiveView(TrackedView):
             "SELECT doc FROM archive_records WHERE subject = %s ORDER BY record_id", (subject,))]
 
     def archive(self, subject: str, today: date) -> dict[str, Any]:
-        """A subject's archive on ``today`` (statuses, points, flags)."""
-        return summarize(self.documents(subject), today, self.points_rule())
+        """A subject's archive on ``today`` (statuses, points, flags).
+
+        The documents and the latest catalogue's version come in one read (a row with no document when
+        the subject has none), so what the points rule is and what it applies to are read together."""
+        rows = self.store.query(
+            "SELECT c.version, a.doc FROM (SELECT MAX(version) AS version FROM view_catalogues) AS c"
+            " LEFT JOIN archive_records AS a ON a.subject = %s ORDER BY a.record_id", (subject,))
+        version = rows[0][0] if rows else None
+        docs = [orjson.loads(doc) for _, doc in rows if doc is not None]
+        return summarize(docs, today, self._points_of(version))
 
     def public_list(
         self, listing: str, today: date, *, field: str | None = None, authority: str | None = None,

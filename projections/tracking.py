@@ -129,10 +129,22 @@ class TrackedView:
     name: str
     store: Store
     pages: EventPages | None = None  # how the view reads the ledger's events (else through the recorder)
+    topics: Sequence[str] = ()  # the event topics a view reads, if it reads only some
 
     def position(self) -> int:
         """The view's tracked position."""
         return get_position(self.store, self.name)
+
+    def holds(self, head: int) -> bool:
+        """Whether the view already holds every event up to position ``head``: its own position is there,
+        or no event of its topics lies between (two plain reads, no transaction or lock). A query asks
+        this before catching a view up: most events are other queries, which the archive never reads."""
+        position = self.position()
+        if position >= head:
+            return True
+        if self.pages is None or not self.topics:
+            return False
+        return not self.pages(position, 1, self.topics, head)
 
     def catch_up(self, batch: int = 1000) -> int:
         """Apply one batch; return how much was applied (0: caught up)."""

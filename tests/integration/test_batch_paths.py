@@ -121,7 +121,8 @@ def test_concurrent_readers_share_catch_ups_and_each_sees_its_own_position(world
             calls.append(1)
             return real()
 
-        fresh = Fresh(counting, lambda: world.ledger.recorder.max_notification_id() or 0)
+        views.archive.catch_up_all = counting  # type: ignore[method-assign]
+        fresh = Fresh(views.archive, lambda: world.ledger.recorder.max_notification_id() or 0)
         receipts = world.append_ok(*[world.submission(dept) for _ in range(readers)])
         seen: dict[int, bool] = {}
         barrier = threading.Barrier(readers)
@@ -147,6 +148,41 @@ def test_concurrent_readers_share_catch_ups_and_each_sees_its_own_position(world
         assert views.store.query("SELECT 1 FROM archive_records WHERE record_id = %s", (str(late.statement_id),))
         fresh.up_to(late.position)  # covered now: no further catch-up
         assert len(calls) == before + 1
+    finally:
+        views.close()
+
+
+def test_a_view_with_nothing_new_of_its_topics_is_read_without_catching_up(world: World) -> None:
+    """Queries are events the archive never reads: after them, a reader finds the archive already holds
+    everything up to its position (no transaction, the position not written), until a record comes."""
+    from tests.support import make_resident_id
+
+    views = open_views(world.settings, world.ledger)
+    try:
+        dept = world.department(purposes=["administrative_licensing"])
+        world.append_ok(*[world.submission(dept) for _ in range(5)])
+        views.archive.catch_up_all()
+        position = views.archive.position()
+        calls = []
+        real = views.archive.catch_up_all
+
+        def counting() -> int:
+            calls.append(1)
+            return real()
+
+        views.archive.catch_up_all = counting  # type: ignore[method-assign]
+        fresh = Fresh(views.archive, lambda: world.ledger.recorder.max_notification_id() or 0)
+        queries = world.append_ok(*[world.signed(dept, "query.requested", operator=f"staff-{k}", subject=make_resident_id(),
+                                                 purpose="administrative_licensing", legal_basis="x", scope="archive")
+                                    for k in range(3)])
+        assert views.archive.holds(queries[-1].position) and not views.access_log.holds(queries[-1].position)
+        fresh.up_to(queries[-1].position)
+        assert calls == [] and views.archive.position() == position < queries[-1].position
+        (record,) = world.append_ok(world.submission(dept))
+        assert not views.archive.holds(record.position)
+        fresh.up_to(record.position)
+        assert calls == [1] and views.archive.position() == record.position
+        assert views.store.query("SELECT 1 FROM archive_records WHERE record_id = %s", (str(record.statement_id),))
     finally:
         views.close()
 
