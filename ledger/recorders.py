@@ -75,85 +75,71 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self.entries_table_name = events_table_name.removesuffix("_events") + "_entries"
         table = Identifier(self.datastore.schema, self.entries_table_name)
-        self.insert_entries_statement = SQL(
-            "INSERT INTO {t} (leaf_index, notification_id, statement_id, statement_digest, leaf_hash, recorded_at,"
-            " outcome) "
-            "SELECT (SELECT COALESCE(MAX(leaf_index), -1) FROM {t}) + u.ord, u.nid, u.sid, u.dig, u.lh, u.rat, u.oc "
-            "FROM unnest(%b::bigint[], %b::uuid[], %b::bytea[], %b::bytea[], %b::text[], %b::text[]) "
-            "WITH ORDINALITY AS u(nid, sid, dig, lh, rat, oc, ord) RETURNING leaf_index, notification_id"
-        ).format(t=table)
+        # Events and their entries in one statement: the events' positions come from the insert, each
+        # entry joins its event on (aggregate, version), and leaf indexes continue densely in position
+        # order. Plain arrays bound in binary (%b): far faster to dump than a composite type or text.
+        self.insert_statement = SQL(
+            "WITH ev AS (INSERT INTO {events} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
+            " RETURNING notification_id, originator_id, originator_version),"
+            " pending AS (SELECT ev.notification_id AS nid, u.sid, u.dig, u.lh, u.rat, u.oc,"
+            " row_number() OVER (ORDER BY ev.notification_id) AS ord FROM ev"
+            " JOIN unnest(%b::uuid[], %b::bigint[], %b::uuid[], %b::bytea[], %b::bytea[], %b::text[], %b::text[])"
+            " AS u(oid, ver, sid, dig, lh, rat, oc) ON u.oid = ev.originator_id AND u.ver = ev.originator_version),"
+            " en AS (INSERT INTO {t} (leaf_index, notification_id, statement_id, statement_digest, leaf_hash,"
+            " recorded_at, outcome) SELECT (SELECT COALESCE(MAX(leaf_index), -1) FROM {t}) + ord, nid, sid, dig,"
+            " lh, rat, oc FROM pending RETURNING leaf_index, notification_id, statement_id)"
+            " SELECT notification_id, leaf_index, statement_id FROM en ORDER BY notification_id"
+        ).format(events=Identifier(self.datastore.schema, self.events_table_name), t=table)
         self.select_entries_statement = SQL(
             "SELECT leaf_index, notification_id, statement_id, statement_digest, leaf_hash, recorded_at, outcome "
             "FROM {t} WHERE statement_id = ANY(%b)"
         ).format(t=table)
         self.count_entries_statement = SQL("SELECT COUNT(*) AS n FROM {t}").format(t=table)
-        # Four arrays of plain types dump far faster than one array of a composite type, and in binary
-        # (%b) far faster again than as text (no per-element quoting).
-        self.insert_plain_statement = SQL(
-            "INSERT INTO {t} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
-        ).format(t=Identifier(self.datastore.schema, self.events_table_name))
-        # What every append does before its inserts, sent as one simple query (one round trip). Writers
-        # queue on one transaction-scoped advisory lock instead of LOCK TABLE ... EXCLUSIVE: the same
-        # commit order (ids become visible in order, leaf indexes stay dense) without the UPDATE
-        # privilege LOCK TABLE asks for, so the service's role can be insert-and-select only.
+        # What every append does first, sent as one simple query (one round trip). Writers queue on one
+        # transaction-scoped advisory lock instead of LOCK TABLE ... EXCLUSIVE: the same commit order
+        # (positions become visible in order, leaf indexes stay dense) without the UPDATE privilege LOCK
+        # TABLE asks for, so the service's role can be insert-and-select only.
         self.preamble_statement = SQL(
             "SET LOCAL lock_timeout = '{0}s'; SELECT pg_advisory_xact_lock({1}); NOTIFY {2}"
         ).format(self.datastore.lock_timeout, APPEND_LOCK_KEY, Identifier(self.channel_name))
         # Composed once: composing a statement (quoting its identifiers) on every execution cost more
         # client-side time than the rest of a small append's statements.
-        for name in ("insert_entries_statement", "select_entries_statement", "count_entries_statement",
-                     "insert_plain_statement", "preamble_statement"):
+        for name in ("insert_statement", "select_entries_statement", "count_entries_statement", "preamble_statement"):
             setattr(self, name, getattr(self, name).as_bytes())
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        """The library's transaction (lock, notify, events, then the entries), in four round trips and
-        without pipeline mode, whose client-side work cost more than the round trips it saves: the
-        group committer already batches appends, so a round trip is paid per batch, not per statement."""
+        """The events and their entry rows (``entries``, by aggregate id and version) in one transaction:
+        the lock and the notification, then one statement for both tables. Every append holds the lock
+        from that first round trip to its commit, so nothing else runs in between: no pipeline (whose
+        client-side machinery cost more than it saved), no Python between the two inserts. Returns the
+        events' positions, in order; ``last_appended`` then maps each statement id to (position, leaf)."""
         if not stored_events:
             return []
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            curs.execute(self.preamble_statement)
-            self._insert_plain(curs, stored_events)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-
-    def _insert_plain(self, curs: Any, stored_events: Sequence[StoredEvent]) -> None:
-        curs.execute(
-            self.insert_plain_statement,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
-            prepare=True,
-        )
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         entries = kwargs.get("entries")
         if entries is None:
             raise ProgrammingError("ledger events must be saved with their entries")
-        rows = _rows_in_order(stored_events, ids or [], entries)
-        curs.execute(
-            self.insert_entries_statement,
-            (
-                [nid for nid, _ in rows],
-                [r.statement_id for _, r in rows],
-                [r.statement_digest for _, r in rows],
-                [r.leaf_hash for _, r in rows],
-                [r.recorded_at for _, r in rows],
-                [r.outcome_text for _, r in rows],
-            ),
-            prepare=True,
-        )
-        placed = {int(nid): int(leaf) for leaf, nid in ((row["leaf_index"], row["notification_id"])
-                                                         for row in curs.fetchall())}
-        self.last_appended = {r.statement_id: (nid, placed[nid]) for nid, r in rows}
-        return ids
+        rows = []
+        for stored in stored_events:
+            key = (UUID(str(stored.originator_id)), stored.originator_version)
+            row = entries.get(key)
+            if row is None:
+                raise ProgrammingError(f"no ledger entry given for event {key}")
+            rows.append(row)
+        originators = [e.originator_id for e in stored_events]
+        versions = [e.originator_version for e in stored_events]
+        params = (originators, versions, [e.topic for e in stored_events], [e.state for e in stored_events],
+                  originators, versions, [r.statement_id for r in rows], [r.statement_digest for r in rows],
+                  [r.leaf_hash for r in rows], [r.recorded_at for r in rows], [r.outcome_text for r in rows])
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            curs.execute(self.preamble_statement)
+            curs.execute(self.insert_statement, params, prepare=True)
+            placed = curs.fetchall()
+            if len(placed) != len(stored_events):  # raised inside the transaction: nothing is kept
+                raise ProgrammingError(f"{len(placed)} entries written for {len(stored_events)} events")
+        self.last_appended = {row["statement_id"]: (row["notification_id"], row["leaf_index"]) for row in placed}
+        return [row["notification_id"] for row in placed]
 
     def find_entries(self, statement_ids: Iterable[UUID]) -> dict[UUID, EntryRow]:
         """Entry rows of the given statement ids that are in the ledger."""
