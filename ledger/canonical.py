@@ -66,8 +66,7 @@ def _nesting(body: bytes) -> int:
     for byte in outside.translate(None, _NOT_BRACKETS):
         if byte == 91 or byte == 123:  # [ {
             depth += 1
-            if depth > deepest:
-                deepest = depth
+            deepest = max(deepest, depth)
         else:
             depth -= 1
     return deepest

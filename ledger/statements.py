@@ -316,8 +316,8 @@ def parse_statement(obj: Any) -> Statement:
             validators = fields[0]
             try:
                 values = {name: validators[name](value) for name, value in obj.items() if name not in COMMON}
-                for name in COMMON:
-                    values[name] = COMMON[name](obj[name])
+                for name, check in COMMON.items():
+                    values[name] = check(obj[name])
             except ValidationError:
                 pass
             else:

@@ -360,7 +360,7 @@ class ArchiveView(TrackedView):
                     raise RuntimeError("the archive's page builder ended without a word") from None
                 if message is None:
                     return total
-                if isinstance(message, str):
+                if isinstance(message, str):  # noqa: TRY004 - the builder's failure, told as one line
                     raise RuntimeError(f"the archive's page builder failed: {message}")
                 page, count = message
                 self._commit(page)

@@ -168,7 +168,7 @@ def test_the_one_pass_check_gives_what_the_full_check_gives(kind, changes):
 
 
 def test_the_one_pass_check_is_taken_by_a_valid_statement(monkeypatch):
-    import ledger.statements as statements
+    from ledger import statements
 
     def full_check(obj):  # type: ignore[no-untyped-def]
         raise AssertionError("the full check ran")
