@@ -360,8 +360,8 @@ class ArchiveView(TrackedView):
                     raise RuntimeError("the archive's page builder ended without a word") from None
                 if message is None:
                     return total
-                if isinstance(message, str):  # noqa: TRY004 - the builder's failure, told as one line
-                    raise RuntimeError(f"the archive's page builder failed: {message}")
+                if isinstance(message, str):  # the builder's failure, told as one line
+                    raise RuntimeError(f"the archive's page builder failed: {message}")  # noqa: TRY004
                 page, count = message
                 self._commit(page)
                 here.send(page.last)
