@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -109,20 +110,25 @@ def test_a_dead_verification_process_means_inline_checks(world: World) -> None:
     assert all(_outcome(o)[0] == "receipt" for o in outcomes)
 
 
+def _counted_fresh(world: World, view: Any) -> tuple[Fresh, list[int]]:
+    """A ``Fresh`` over ``view``, and the list its catch-ups are counted in."""
+    calls: list[int] = []
+    real = view.catch_up_all
+
+    def counting() -> int:
+        calls.append(1)
+        return real()
+
+    view.catch_up_all = counting
+    return Fresh(view, lambda: world.ledger.recorder.max_notification_id() or 0), calls
+
+
 @pytest.mark.parametrize("readers", [16])
 def test_concurrent_readers_share_catch_ups_and_each_sees_its_own_position(world: World, readers: int) -> None:
     views = open_views(world.settings, world.ledger)
     try:
         dept = world.department()
-        calls = []
-        real = views.archive.catch_up_all
-
-        def counting() -> int:
-            calls.append(1)
-            return real()
-
-        views.archive.catch_up_all = counting  # type: ignore[method-assign]
-        fresh = Fresh(views.archive, lambda: world.ledger.recorder.max_notification_id() or 0)
+        fresh, calls = _counted_fresh(world, views.archive)
         receipts = world.append_ok(*[world.submission(dept) for _ in range(readers)])
         seen: dict[int, bool] = {}
         barrier = threading.Barrier(readers)
@@ -163,15 +169,7 @@ def test_a_view_with_nothing_new_of_its_topics_is_read_without_catching_up(world
         world.append_ok(*[world.submission(dept) for _ in range(5)])
         views.archive.catch_up_all()
         position = views.archive.position()
-        calls = []
-        real = views.archive.catch_up_all
-
-        def counting() -> int:
-            calls.append(1)
-            return real()
-
-        views.archive.catch_up_all = counting  # type: ignore[method-assign]
-        fresh = Fresh(views.archive, lambda: world.ledger.recorder.max_notification_id() or 0)
+        fresh, calls = _counted_fresh(world, views.archive)
         queries = world.append_ok(*[world.signed(dept, "query.requested", operator=f"staff-{k}", subject=make_resident_id(),
                                                  purpose="administrative_licensing", legal_basis="x", scope="archive")
                                     for k in range(3)])
