@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         views = await asyncio.to_thread(open_views, settings, ledger)
         worker = views.worker(settings)
         committer = GroupCommitter(ledger, max_batch=settings.group_commit_max_batch,
+                                   linger=settings.group_commit_linger_seconds,
                                    on_commit=worker.notify if settings.run_projections else None)
         ledger.start_verifiers(background=True)
         committer.start()

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(5000, ge=1, description="Most envelopes in one batch request.")
     max_clock_skew_seconds: int = Field(300, ge=0, description="How far issued_at may lie in the future.")
     group_commit_max_batch: int = Field(2000, ge=1, description="Most statements appended in one transaction.")
+    group_commit_linger_seconds: float = Field(
+        0.001, ge=0, le=0.1,
+        description="Under load, how long the writer waits for more statements to join a batch (0: never).",
+    )
     verify_processes: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=0, le=64,
         description="Processes checking the signatures of a batch of 8 or more while the writer decides the "

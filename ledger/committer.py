@@ -2,14 +2,16 @@
 
 Request handlers call ``submit`` and wait on the returned future. One writer thread takes
 whatever has queued up while the previous transaction ran, up to ``max_batch`` statements, and
-appends it as one batch. Under load, batches grow by themselves; when idle, a lone statement is
-written at once (no timer delays it).
+appends it as one batch. Under load (others already waiting behind the first), it first lingers
+``linger`` seconds so that more join the batch: fewer, larger transactions, each holding the
+ledger's append lock once. When idle, a lone statement is written at once (no timer delays it).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
@@ -25,11 +27,12 @@ class GroupCommitter:
 
     def __init__(
         self, ledger: Ledger, *, max_batch: int = 2000, max_queue: int = 100_000,
-        on_commit: Callable[[], None] | None = None,
+        on_commit: Callable[[], None] | None = None, linger: float = 0.0,
     ) -> None:
         self.ledger = ledger
         self.on_commit = on_commit
         self.max_batch = max_batch
+        self.linger = linger
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self._thread: threading.Thread | None = None
         self.batches = 0
@@ -65,6 +68,8 @@ class GroupCommitter:
             job = self._queue.get()
             if job is _STOP:
                 return
+            if self.linger and not self._queue.empty():
+                time.sleep(self.linger)
             jobs = [job]
             size = len(job[0])  # type: ignore[index]
             stop = False

@@ -253,3 +253,42 @@ def test_views_record_how_far_they_looked_not_only_what_they_applied(world: Worl
         assert views.archive.documents(subject)[0]["record_id"] == str(r.statement_id)
     finally:
         views.close()
+
+
+def test_under_load_the_writer_lingers_so_that_batches_grow_and_a_lone_statement_waits_for_nothing(
+        world: World) -> None:
+    """Others already waiting behind the first job: the writer waits ``linger`` for more to join the batch.
+    Alone: it writes at once (with a linger of a minute, a lone statement is still answered)."""
+    from ledger.committer import GroupCommitter
+
+    dept = world.department()
+    sizes: list[int] = []
+    release = threading.Event()
+    real = world.ledger.append
+
+    def append(envelopes):  # type: ignore[no-untyped-def]
+        sizes.append(len(envelopes))
+        if len(sizes) == 1:
+            release.wait(10)  # the first batch holds the writer while the next ones queue up
+        return real(envelopes)
+
+    world.ledger.append = append  # type: ignore[method-assign]
+    committer = GroupCommitter(world.ledger, linger=0.5)
+    committer.start()
+    try:
+        first = committer.submit([parse_envelope(world.submission(dept))])
+        while not sizes:
+            threading.Event().wait(0.01)
+        queued = [committer.submit([parse_envelope(world.submission(dept))]) for _ in range(3)]
+        release.set()
+        threading.Event().wait(0.1)  # the writer is lingering now: this one still joins the batch
+        late = committer.submit([parse_envelope(world.submission(dept))])
+        outcomes = [f.result(10)[0] for f in [first, *queued, late]]
+        assert all(_outcome(o)[0] == "receipt" for o in outcomes)
+        assert sizes == [1, 4]
+        committer.linger = 60.0
+        alone = committer.submit([parse_envelope(world.submission(dept))])
+        assert _outcome(alone.result(10)[0])[0] == "receipt" and sizes == [1, 4, 1]
+    finally:
+        release.set()
+        committer.stop()
