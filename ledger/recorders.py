@@ -48,18 +48,25 @@ def _outcome(text: str | None) -> dict[str, Any] | None:
     return None if text is None else orjson.loads(text)
 
 
-def _rows_in_order(
-    stored_events: Sequence[StoredEvent], ids: Sequence[int], entries: Mapping[tuple[UUID, int], EntryRow]
-) -> list[tuple[int, EntryRow]]:
+def _entries_of(stored_events: Sequence[StoredEvent], entries: Mapping[tuple[UUID, int], EntryRow] | None
+                ) -> list[EntryRow]:
+    """Each event's entry row (``entries`` by aggregate id and version), in the events' order."""
+    if entries is None:
+        raise ProgrammingError("ledger events must be saved with their entries")
     rows = []
-    for stored, nid in zip(stored_events, ids, strict=True):
+    for stored in stored_events:
         key = (UUID(str(stored.originator_id)), stored.originator_version)
         try:
-            rows.append((nid, entries[key]))
+            rows.append(entries[key])
         except KeyError:
             raise ProgrammingError(f"no ledger entry given for event {key}") from None
-    rows.sort(key=lambda r: r[0])
     return rows
+
+
+def _rows_in_order(
+    stored_events: Sequence[StoredEvent], ids: Sequence[int], entries: Mapping[tuple[UUID, int], EntryRow] | None
+) -> list[tuple[int, EntryRow]]:
+    return sorted(zip(ids, _entries_of(stored_events, entries), strict=True), key=lambda r: r[0])
 
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
@@ -117,16 +124,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         events' positions, in order; ``last_appended`` then maps each statement id to (position, leaf)."""
         if not stored_events:
             return []
-        entries = kwargs.get("entries")
-        if entries is None:
-            raise ProgrammingError("ledger events must be saved with their entries")
-        rows = []
-        for stored in stored_events:
-            key = (UUID(str(stored.originator_id)), stored.originator_version)
-            row = entries.get(key)
-            if row is None:
-                raise ProgrammingError(f"no ledger entry given for event {key}")
-            rows.append(row)
+        rows = _entries_of(stored_events, kwargs.get("entries"))
         originators = [e.originator_id for e in stored_events]
         versions = [e.originator_version for e in stored_events]
         params = (originators, versions, [e.topic for e in stored_events], [e.state for e in stored_events],
@@ -191,10 +189,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
-        entries = kwargs.get("entries")
-        if entries is None:
-            raise ProgrammingError("ledger events must be saved with their entries")
-        rows = _rows_in_order(stored_events, ids or [], entries)
+        rows = _rows_in_order(stored_events, ids or [], kwargs.get("entries"))
         c.execute("SELECT COALESCE(MAX(leaf_index), -1) AS m FROM ledger_entries")
         base = int(c.fetchone()["m"]) + 1
         c.executemany(

@@ -15,8 +15,6 @@ from typing import Any
 
 import orjson
 
-
-
 CUSTOM_KEY = b'"_type_"'  # a custom-typed value's key (never text inside a JSON string, where the quote is escaped)
 
 

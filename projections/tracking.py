@@ -99,27 +99,20 @@ class EventPages:
         return query
 
 
-def read_through(ledger: Any, position: int, batch: int, topics: Sequence[str],
-                 head: int | None = None, pages: EventPages | None = None) -> tuple[list[Any], int]:
+def read_through(pages: EventPages, position: int, batch: int, topics: Sequence[str],
+                 head: int) -> tuple[list[Any], int]:
     """The next events of ``topics`` after ``position`` (at most ``batch``), and the position a view may
     record once it has applied them.
 
-    That is the last event read if the page is full; otherwise the ledger's head as it was before the
-    read: appends commit in position order, so every event up to the head was visible to the read, and
-    none of those not returned concern the view. Recording it keeps the next read from scanning again
-    past events of other topics (queries, for the archive; records, for the access log). ``head``: the
-    head as the caller read it before this call, if it has. ``pages``: how to read them (else through the
-    recorder).
+    That is the last event read if the page is full; otherwise ``head``, the ledger's head as the caller
+    read it before this call: appends commit in position order, so every event up to the head was
+    visible to the read, and none of those not returned concern the view. Recording it keeps the next
+    read from scanning again past events of other topics (queries, for the archive; records, for the
+    access log).
     """
-    if head is None:
-        head = ledger.recorder.max_notification_id() or 0
     if head <= position:
         return [], position
-    if pages is None:
-        notifications = list(ledger.recorder.select_notifications(
-            start=position, limit=batch, stop=head, topics=topics, inclusive_of_start=False))
-    else:
-        notifications = pages(position, batch, topics, head)
+    notifications = pages(position, batch, topics, head)
     return notifications, notifications[-1].id if len(notifications) == batch else head
 
 
@@ -128,7 +121,7 @@ class TrackedView:
 
     name: str
     store: Store
-    pages: EventPages | None = None  # how the view reads the ledger's events (else through the recorder)
+    pages: EventPages | None = None  # how the view reads the ledger's events (made at first need if unset)
     topics: Sequence[str] = ()  # the event topics a view reads, if it reads only some
 
     def position(self) -> int:
@@ -158,10 +151,12 @@ class TrackedView:
         head = behind(ledger, self.store, self.name)
         if not head:
             return 0
+        if self.pages is None:
+            self.pages = EventPages(ledger, self.store)
         with self.store.transaction() as tx:
             tx.lock(self.name)
             position = get_position(tx, self.name)
-            notifications, through = read_through(ledger, position, batch, topics, head, self.pages)
+            notifications, through = read_through(self.pages, position, batch, topics, head)
             if through == position:
                 return 0
             if notifications:
