@@ -369,6 +369,7 @@ class Scenario:
         from ledger.statements import make_envelope, parse_envelope
 
         self.settings = settings
+        self.origin = settings.log_origin
         init(settings)
         self.authority = KeyPair.load(settings.keys_dir / AUTHORITY_KEY)
         self.ledger = open_ledger(settings)
@@ -382,10 +383,10 @@ class Scenario:
         setup = [
             authority_statement("department.registered", {
                 "department": self.code, "name": "bench", "items": ["food_drug.serious", "food_drug.general"],
-                "purposes": ["administrative_licensing"]}, now),
+                "purposes": ["administrative_licensing"]}, now, ledger=self.origin),
             authority_statement("key.added", {
                 "department": self.code, "key_id": self.key.key_id, "public_key": self.key.public_key_b64,
-                "valid_from": format_datetime(now)}, now),
+                "valid_from": format_datetime(now)}, now, ledger=self.origin),
         ]
         for outcome in self.ledger.append([parse_envelope(make_envelope(x, self.authority.key_id, self.authority.sign))
                                            for x in setup]):
@@ -404,7 +405,7 @@ class Scenario:
         out = []
         for k in range(count):
             rid17 = "370202" + "1980" + f"{(k % 12) + 1:02d}" + f"{(k % 28) + 1:02d}" + f"{k % 1000:03d}"
-            statement = {"type": "record.submitted", "id": str(uuid.uuid4()), "issuer": self.code, "issued_at": now,
+            statement = {"type": "record.submitted", "id": str(uuid.uuid4()), "issuer": self.code, "issued_at": now, "ledger": self.origin,
                          "subject": rid17 + resident_check_digit(rid17), "subject_name": "张三",
                          "item": "food_drug.general", "summary": f"bench record {k}", "decision_date": "2026-01-10",
                          "document_number": f"B-{k}", "legal_basis": "bench"}
@@ -418,7 +419,7 @@ class Scenario:
 
         now = format_datetime(datetime.now(timezone.utc))
         return [make_envelope({
-            "type": "query.requested", "id": str(uuid.uuid4()), "issuer": self.code, "issued_at": now,
+            "type": "query.requested", "id": str(uuid.uuid4()), "issuer": self.code, "issued_at": now, "ledger": self.origin,
             "operator": f"staff-{k % 50}", "subject": subjects[k % len(subjects)], "purpose": "administrative_licensing",
             "legal_basis": "Administrative Licensing Law art. 31", "scope": "archive"}, self.key.key_id, self.key.sign)
             for k in range(count)]

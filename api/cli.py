@@ -86,6 +86,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.statement}: a statement is a JSON object")
     statement.setdefault("id", str(uuid.uuid4()))
     statement.setdefault("issued_at", format_datetime(datetime.now(timezone.utc)))
+    statement.setdefault("ledger", args.ledger or _settings(args).log_origin)
     if args.issuer:
         statement["issuer"] = args.issuer
     pair = KeyPair.load(Path(args.key))
@@ -518,9 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_keys_new)
 
     p = sub.add_parser("sign", help="turn a statement JSON file into a signed envelope")
-    p.add_argument("statement", help="statement JSON file ('-' for stdin); id and issued_at are filled in if absent")
+    p.add_argument("statement", help="statement JSON file ('-' for stdin); id, issued_at and ledger are filled in if absent")
     p.add_argument("--key", required=True, help="private key file (PKCS#8 PEM)")
     p.add_argument("--issuer", help="set the statement's issuer (department code)")
+    p.add_argument("--ledger", help="the log origin of the ledger the statement is for, if the file has none "
+                                    "(default: CREDIT_LEDGER_LOG_ORIGIN)")
     p.add_argument("-o", "--output", help="write the envelope here instead of stdout")
     p.set_defaults(func=cmd_sign)
 

@@ -15,6 +15,7 @@ STATEMENT_EXAMPLE: dict[str, Any] = {
     "id": "3f0c5a52-8f7e-4d1b-9a51-2b8f0e3c9d11",
     "issuer": "91370200MA3C00001N",
     "issued_at": "2026-03-02T08:30:00Z",
+    "ledger": "credit-ledger.example/log",
     "subject": "11010519491231002X",
     "subject_name": "张三",
     "item": "food_drug.serious",
@@ -35,12 +36,13 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
     "properties": {
         "statement": {
             "type": "object",
-            "required": ["type", "id", "issuer", "issued_at"],
+            "required": ["type", "id", "issuer", "issued_at", "ledger"],
             "properties": {
                 "type": {"type": "string"},
                 "id": {"type": "string", "format": "uuid"},
                 "issuer": {"type": "string", "description": "unified social credit code of the department"},
                 "issued_at": {"type": "string", "format": "date-time"},
+                "ledger": {"type": "string", "description": "the log origin of the ledger the statement is for"},
             },
             "description": "Fields by type are listed in the README.",
         },
@@ -134,7 +136,7 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
 QUERY_EXAMPLE: dict[str, Any] = {
     "statement": {
         "type": "query.requested", "id": "8d3c2a10-4b6e-4f7a-9c1d-0e2f3a4b5c6d", "issuer": "91370200MA3C00001N",
-        "issued_at": "2026-03-02T09:00:00Z", "operator": "staff-0042", "subject": "11010519491231002X",
+        "issued_at": "2026-03-02T09:00:00Z", "ledger": "credit-ledger.example/log", "operator": "staff-0042", "subject": "11010519491231002X",
         "purpose": "administrative_licensing", "legal_basis": "Administrative Licensing Law art. 31",
         "scope": "archive",
     },

@@ -17,6 +17,7 @@ from api.settings import Settings
 from keys import KeyFileError, KeyPair, public_key_from_b64
 from ledger.application import Ledger
 from ledger.catalogue import shipped_catalogue_document
+from ledger.errors import IntegrityFailure
 from ledger.genesis import AUTHORITY_CODE, genesis_envelopes
 from ledger.statements import parse_envelope
 from projections.checkpoints import Checkpointer
@@ -81,6 +82,8 @@ def open_ledger(settings: Settings) -> Ledger:
         authority_public_key=authority_public_key(settings),
         max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
         verify_processes=settings.verify_processes,
+        origin=settings.log_origin,
+        max_statement_age=timedelta(seconds=settings.max_statement_age_seconds),
     )
 
 
@@ -170,9 +173,14 @@ def init(settings: Settings) -> InitResult:
     ledger = open_ledger(settings)
     try:
         founded = False
-        if ledger.authority() is None:
+        try:
+            founder = ledger.authority()
+        except IntegrityFailure:  # its founding statements do not verify with this authority key
+            raise KeyFileError("this ledger was founded by another authority key than the one in "
+                               + str(settings.keys_dir)) from None
+        if founder is None:
             now = datetime.now(timezone.utc) - timedelta(seconds=1)
-            envelopes = [parse_envelope(e) for e in genesis_envelopes(authority, shipped_catalogue_document(), now)]
+            envelopes = [parse_envelope(e) for e in genesis_envelopes(authority, shipped_catalogue_document(), now, settings.log_origin)]
             outcomes = ledger.append(envelopes)
             failed = [o for o in outcomes if isinstance(o, Exception)]
             if failed:

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     max_batch_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Largest body for a batch.")
     max_batch_items: int = Field(5000, ge=1, description="Most envelopes in one batch request.")
     max_clock_skew_seconds: int = Field(300, ge=0, description="How far issued_at may lie in the future.")
+    max_statement_age_seconds: int = Field(
+        86400, ge=60, description="How far issued_at may lie behind the ledger's clock when a statement arrives "
+                                  "(bounds backdating before a key's revocation is known).",
+    )
     group_commit_max_batch: int = Field(2000, ge=1, description="Most statements appended in one transaction.")
     group_commit_linger_seconds: float = Field(
         0.001, ge=0, le=0.1,

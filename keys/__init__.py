@@ -5,6 +5,7 @@ This layer depends on the standard library and `cryptography` only.
 
 from keys.errors import KeyError_, KeyFileError, KeyNotValidError, KeyRevokedError, SignatureError, UnknownKeyError
 from keys.keypair import KeyPair, key_id_for, public_key_from_b64, signatures_valid, verify_signature
+from keys.points import public_key_problem
 from keys.registry import Department, KeyRecord, KeyRegistry
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "UnknownKeyError",
     "key_id_for",
     "public_key_from_b64",
+    "public_key_problem",
     "signatures_valid",
     "verify_signature",
 ]

@@ -32,6 +32,6 @@ class KeyNotValidError(KeyError_):
 
 
 class KeyRevokedError(KeyNotValidError):
-    """The key was revoked before the statement's issue time."""
+    """The key's revocation is in the ledger: it signs nothing new."""
 
     slug = "key-revoked"

@@ -1,7 +1,12 @@
 """The key registry: which department holds which key, valid from when, revoked when.
 
 Pure state, changed only by applying the authority's events in ledger order (the ledger's
-``Authority`` aggregate does that), so "which key was valid when" replays exactly.
+``Authority`` aggregate and the auditor do that), so "which key was valid when" replays exactly.
+
+Once a key's revocation is in the ledger, no new statement signed with it is accepted, whatever its
+``issued_at``: a key thought stolen could otherwise sign statements dated before ``effective_at``.
+Statements already recorded stay valid; those recorded with the key from ``effective_at`` until the
+revocation are its compromise window, listed for review.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ class Department:
 
 @dataclass(frozen=True)
 class KeyRecord:
-    """A department's public key and its validity interval [valid_from, revoked_at)."""
+    """A department's public key: valid for statements issued from ``valid_from`` until its revocation is
+    recorded (``revoked_at``: the revocation's ``effective_at``, the start of the compromise window)."""
 
     key_id: str
     department: str
@@ -34,10 +40,8 @@ class KeyRecord:
     revoked_at: datetime | None = None
 
     def valid_at(self, when: datetime) -> bool:
-        """True if a statement issued at ``when`` may be signed with this key."""
-        if when < self.valid_from:
-            return False
-        return self.revoked_at is None or when < self.revoked_at
+        """True if a new statement issued at ``when`` may be signed with this key."""
+        return when >= self.valid_from and self.revoked_at is None
 
 
 @dataclass
@@ -56,11 +60,12 @@ class KeyRegistry:
         self.keys[record.key_id] = record
 
     def revoke_key(self, key_id: str, effective_at: datetime) -> None:
-        """Mark a key revoked from ``effective_at`` on; statements issued earlier stay valid."""
+        """Mark a key revoked (``effective_at``: from when it is thought compromised)."""
         self.keys[key_id] = replace(self.keys[key_id], revoked_at=effective_at)
 
     def key_for(self, key_id: str, issuer: str, issued_at: datetime) -> KeyRecord:
-        """Return the key record if ``key_id`` belongs to ``issuer`` and was valid at ``issued_at``."""
+        """Return the key record if ``key_id`` belongs to ``issuer``, was valid at ``issued_at`` and is not
+        revoked (the registry as it stands where the statement is placed in the ledger)."""
         record = self.keys.get(key_id)
         if record is None:
             raise UnknownKeyError(f"key {key_id} is not registered")
@@ -71,9 +76,9 @@ class KeyRegistry:
                 f"key {key_id} is valid from {record.valid_from.isoformat()}, "
                 f"the statement was issued at {issued_at.isoformat()}"
             )
-        if record.revoked_at is not None and issued_at >= record.revoked_at:
+        if record.revoked_at is not None:
             raise KeyRevokedError(
-                f"key {key_id} was revoked at {record.revoked_at.isoformat()}, "
-                f"the statement was issued at {issued_at.isoformat()}"
+                f"key {key_id} is revoked (effective {record.revoked_at.isoformat()}): "
+                "no new statement signed with it is accepted, whatever its issued_at"
             )
         return record

@@ -14,7 +14,7 @@ from uuid import NAMESPACE_URL, uuid5
 import orjson
 from eventsourcing.domain import Aggregate, event
 
-from keys import Department, KeyRecord, KeyRegistry, key_id_for, public_key_from_b64
+from keys import Department, KeyRecord, KeyRegistry, key_id_for, public_key_from_b64, public_key_problem
 from ledger import record_doc, rules
 from ledger.catalogue import Catalogue, Item, parse_catalogue
 from ledger.identifiers import age_on
@@ -124,6 +124,9 @@ class Authority(Aggregate):
                 raise ValidationError(f"public_key: {exc}") from None
             if key_id_for(raw) != v["key_id"]:
                 raise ValidationError("key_id does not match public_key (it is derived from the key)")
+            weak = public_key_problem(raw)
+            if weak is not None:
+                raise ValidationError(f"public_key: {weak}")
             if v["key_id"] in self.registry.keys:
                 raise ConflictError(f"key {v['key_id']} is already registered")
             self._key_added(**entry)
@@ -267,8 +270,8 @@ class CreditRecord(Aggregate):
     # Commands: each checks the rules for its statement type, then triggers one event.
 
     def _own(self, stmt: Statement, action: str) -> None:
-        if stmt.issuer != self.issuer:
-            raise ForbiddenError(f"only the submitting department {self.issuer} may {action} this record")
+        if stmt.issuer != self.issuer:  # (which department submitted it is not told to others)
+            raise ForbiddenError(f"only the department that submitted this record may {action} it")
         if self.revoked:
             raise RuleError("the record was revoked; it can no longer change")
 
@@ -286,6 +289,7 @@ class CreditRecord(Aggregate):
             check_changes(v["changes"], item, catalogue)
             merged = {**self.fields, **v["changes"]}
             check_record_dates(merged, today)
+            check_valid_until(merged, item, catalogue)
             public_until = None
             if self.disclosure is not None:
                 public_until = disclosure_until(merged, item, self.disclosure["list"],
@@ -416,6 +420,19 @@ def check_details(details: Any, item: Item, catalogue: Catalogue) -> None:
             parse_date(value)
         if not ok:
             raise ValidationError(f"details: {name} must be a {kind}")
+
+
+def check_valid_until(fields: dict[str, Any], item: Item, catalogue: Catalogue) -> None:
+    """A positive record's ``valid_until`` lies after its decision date and within the catalogue's bound: the
+    item's validity period, or the catalogue's cap in years for items without one."""
+    if not fields.get("valid_until"):
+        return
+    decision, until = parse_date(fields["decision_date"]), parse_date(fields["valid_until"])
+    months = item.validity_months or 12 * catalogue.behaviour_cap_years
+    latest = rules.add_months(decision, months)
+    if not decision < until <= latest:
+        raise ValidationError(f"valid_until: must lie after the decision date and at most {months} months after it "
+                              f"(catalogue item {item.code}), by {latest.isoformat()}")
 
 
 def check_record_dates(fields: dict[str, Any], today: date) -> None:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
@@ -32,15 +33,18 @@ from keys import Department, KeyError_, SignatureError, key_id_for, signatures_v
 from keys.errors import KeyNotValidError, UnknownKeyError
 from ledger import queries
 from ledger.aggregates import (
-    AUTHORITY_ID, Authority, CreditRecord, Query, check_details, check_record_dates, entry_fields, expires_on, item_snapshot,
+    AUTHORITY_ID, Authority, CreditRecord, Query, check_details, check_record_dates, check_valid_until, entry_fields,
+    expires_on, item_snapshot,
 )
 from ledger.entries import entry_leaf_hash
 from ledger.errors import (
-    AuthenticationError, ConflictError, ForbiddenError, LedgerError, NotFoundError, RuleError, ValidationError,
+    AuthenticationError, ConflictError, ForbiddenError, IntegrityFailure, LedgerError, NotFoundError,
+    QueryExpiredError, QueryRefusedError, RuleError, ValidationError, WrongLedgerError,
 )
+from ledger.genesis import DEFAULT_ORIGIN
 from ledger.recorders import EntryRow
+from ledger.statements import AUTHORITY_TYPES, Envelope, Statement, parse_datetime, parse_statement
 from ledger.workers import watch_parent
-from ledger.statements import AUTHORITY_TYPES, Envelope, Statement
 
 log = logging.getLogger("credit_ledger.ledger")
 
@@ -99,10 +103,14 @@ class Ledger(Application[UUID]):
         max_clock_skew: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] | None = None,
         verify_processes: int = 0,
+        origin: str = DEFAULT_ORIGIN,
+        max_statement_age: timedelta = timedelta(days=1),
     ) -> None:
         super().__init__(env)
         self.authority_public_key = authority_public_key
         self.max_clock_skew = max_clock_skew
+        self.origin = origin
+        self.max_statement_age = max_statement_age
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._authority: Authority | None = None
         self._lock = threading.RLock()
@@ -137,15 +145,30 @@ class Ledger(Application[UUID]):
         return authority.catalogue.version if authority and authority.catalogue else None
 
     def _refresh_authority(self) -> Authority | None:
-        if self._authority is None:
-            try:
-                self._authority = self.repository.get(AUTHORITY_ID)
-            except AggregateNotFoundError:
-                return None
-        else:
-            for ev in self.events.get(AUTHORITY_ID, gt=self._authority.version):
-                ev.mutate(self._authority)
-        return self._authority
+        """Bring the authority up to date, event by event, each only once its signature verifies with the key
+        the registry held for it at that point (the pinned authority key for the founding statements): a row
+        written into the database by other means than an append can never register a key."""
+        authority = self._authority
+        for ev in self.events.get(AUTHORITY_ID, gt=authority.version if authority is not None else None):
+            self._check_authority_event(authority, ev)
+            authority = ev.mutate(authority)
+        self._authority = authority
+        return authority
+
+    def _check_authority_event(self, authority: Authority | None, ev: Any) -> None:
+        try:
+            st = parse_statement(orjson.loads(ev.statement))
+            if st.canonical != ev.statement.encode("utf-8"):
+                raise LedgerError("statement bytes are not canonical")
+            self._verify(Envelope(st, ev.key_id, ev.signature), authority)
+            if authority is not None and authority.authority_code and st.issuer != authority.authority_code:
+                raise LedgerError(f"issued by {st.issuer}, not by the authority")
+        except (LedgerError, KeyError_, orjson.JSONDecodeError) as exc:
+            log.critical("authority event %s v%s does not verify: %s", ev.originator_id, ev.originator_version, exc)
+            raise IntegrityFailure(
+                f"the authority's event at version {ev.originator_version} does not verify ({exc}); the ledger's "
+                "database holds a row no append wrote: stop and run credit-ledger audit verify"
+            ) from None
 
     def record(self, record_id: UUID | str) -> CreditRecord:
         """A credit record's current state; NotFoundError if there is none."""
@@ -271,13 +294,15 @@ class Ledger(Application[UUID]):
             try:
                 prior = existing.get(st.id)
                 if prior is not None:
-                    outcomes[i] = self._replayed(prior, st)
+                    outcomes[i] = self._replayed(prior, env, authority, now)
                     continue
                 if st.id in first:
-                    if envs[first[st.id]].statement.digest != st.digest:
+                    earlier = envs[first[st.id]]
+                    if (earlier.statement.digest, earlier.key_id, earlier.signature) != (st.digest, env.key_id,
+                                                                                          env.signature):
                         raise ConflictError(f"statement id {st.id} is used twice in this batch with other content")
                     continue
-                self._check_clock(st, now)
+                self._check_arrival(st, now)
                 outcome = None
                 if st.type in AUTHORITY_TYPES:
                     if authority is base_authority and authority is not None:
@@ -349,18 +374,57 @@ class Ledger(Application[UUID]):
             result.append(o)
         return result
 
-    def _replayed(self, prior: EntryRow, st: Statement) -> Receipt:
+    def _replayed(self, prior: EntryRow, env: Envelope, authority: Authority | None, now: datetime) -> Receipt:
+        """The stored receipt for an envelope sent again: byte for byte the stored one (its leaf hash, recomputed
+        with this key id and signature, is the stored leaf hash). A query sent again must pass every check a new
+        one passes, and is answered only while fresh (measured from when the ledger first recorded it)."""
+        st = env.statement
         if prior.statement_digest != st.digest:
             raise ConflictError(
                 f"statement id {st.id} is already in the ledger (leaf {prior.leaf_index}) with other content"
             )
-        return Receipt(st.id, st.type, prior.position, prior.leaf_index, prior.recorded_at, replay=True,
-                       outcome=prior.outcome)
+        stored = entry_leaf_hash(st.canonical, env.key_id, env.signature, prior.recorded_at, prior.outcome)
+        if stored != prior.leaf_hash:
+            self._verify(env, authority)  # a bad signature is refused as such, whatever is stored
+            raise ConflictError(f"statement id {st.id} is already in the ledger (leaf {prior.leaf_index}) "
+                                "under another signature")
+        receipt = Receipt(st.id, st.type, prior.position, prior.leaf_index, prior.recorded_at, replay=True,
+                          outcome=prior.outcome)
+        if st.type == "query.requested":
+            self._recheck_query(env, authority, receipt, now)
+        return receipt
 
-    def _check_clock(self, st: Statement, now: datetime) -> None:
+    def _recheck_query(self, env: Envelope, authority: Authority | None, receipt: Receipt, now: datetime) -> None:
+        st = env.statement
+        self._check_origin(st)
+        _, dept = self._issuer(authority, env)  # the key registered and not revoked now, the signature verifies
+        verdict = queries.decide(dept, st, st.issued_at, self.max_clock_skew)
+        if receipt.outcome and receipt.outcome.get("status") == "accepted" and verdict["status"] != "accepted":
+            raise QueryRefusedError(f"query refused now: {verdict['reason']}")
+        age = now - parse_datetime(receipt.recorded_at)
+        if age > self.max_clock_skew:
+            raise QueryExpiredError(
+                f"this query was recorded {int(age.total_seconds())} s ago and is too old to be answered again "
+                f"(at most {int(self.max_clock_skew.total_seconds())} s); sign a new one", receipt)
+
+    def _check_origin(self, st: Statement) -> None:
+        if st.values["ledger"] != self.origin:
+            raise WrongLedgerError(
+                f"the statement is for the ledger {st.values['ledger']!r}; this ledger is {self.origin!r}"
+            )
+
+    def _check_arrival(self, st: Statement, now: datetime) -> None:
+        """The statement is for this ledger, and its ``issued_at`` lies within the allowed skew ahead of the
+        ledger's clock and the allowed age behind it."""
+        self._check_origin(st)
         if st.issued_at > now + self.max_clock_skew:
             raise ValidationError(
                 f"issued_at {st.issued_at.isoformat()} lies in the future (ledger time {now.isoformat()})"
+            )
+        if st.issued_at < now - self.max_statement_age:
+            raise ValidationError(
+                f"issued_at {st.issued_at.isoformat()} lies more than {int(self.max_statement_age.total_seconds())} s "
+                f"before the ledger's clock ({now.isoformat()}): statements are signed when they are sent"
             )
 
     def _verify(self, env: Envelope, authority: Authority | None) -> None:
@@ -439,6 +503,7 @@ class Ledger(Application[UUID]):
                 raise ValidationError("valid_until: only positive records have a validity period")
             check_details(v.get("details", {}), item, catalogue)
             check_record_dates(st.body, st.issued_at.date())
+            check_valid_until(st.body, item, catalogue)
             return CreditRecord._create(
                 CreditRecord.Submitted, id=st.id, catalogue_version=catalogue.version,
                 item=item_snapshot(item, catalogue), expires_on=expires_on(st.body, item, catalogue), **entry

@@ -6,8 +6,10 @@ log. Each check raises ``AuditFailure`` naming the first bad entry or checkpoint
 
 1. leaf indexes are dense from 0 and positions strictly increase;
 2. the statement text is its own RFC 8785 canonical form and passes its type's schema;
-3. the signature verifies with the key the registry (replayed from the authority's own statements,
-   rooted in the authority public key given to the auditor) held for the issuer at ``issued_at``;
+3. the statement names this ledger (its log origin), and its signature verifies with the key the registry
+   (replayed from the authority's own statements, rooted in the authority public key given to the auditor)
+   held for the issuer at ``issued_at`` at that point of the ledger: a key whose revocation came before the
+   entry signs nothing, whatever the entry's ``issued_at``; no key of small order is registered;
 4. the leaf hash recomputed from the entry equals the one the ledger stored (when given);
 5. each checkpoint's signature verifies with the log's verifier key, and its root equals the root
    recomputed from all leaves up to its size; so every checkpoint is consistent with every later one.
@@ -34,6 +36,7 @@ from keys import (
     SignatureError,
     key_id_for,
     public_key_from_b64,
+    public_key_problem,
 )
 from ledger import queries
 from ledger.canonical import canonical_bytes
@@ -102,11 +105,12 @@ class EntryChecker:
     """Checks one entry on its own, given the key registry as it stood before it (no tree, no order)."""
 
     def __init__(self, authority_public_key: bytes, registry: KeyRegistry, authority_code: str | None,
-                 founding: bool) -> None:
+                 founding: bool, origin: str | None = None) -> None:
         self.authority_public_key = authority_public_key
         self.registry = registry
         self.authority_code = authority_code
         self.founding = founding
+        self.origin = origin
         self._keys: dict[bytes, Ed25519PublicKey] = {}  # each public key decoded once
 
     def __getstate__(self) -> dict[str, Any]:
@@ -139,6 +143,9 @@ class EntryChecker:
             computed = leaf_hash(entry_bytes(data, entry.key_id, entry.signature, entry.recorded_at, entry.outcome))
         except (ValueError, TypeError) as exc:
             raise AuditFailure(self._where(entry, st), str(exc)) from None
+        if self.origin is not None and st.values["ledger"] != self.origin:
+            raise AuditFailure(self._where(entry, st), f"the statement is for the ledger {st.values['ledger']!r}, "
+                                                       f"not for this one ({self.origin!r})")
         self._verify_signature(st, entry, data)
         if entry.stored_leaf_hash is not None and entry.stored_leaf_hash != computed:
             raise AuditFailure(self._where(entry, st), "the stored leaf hash differs from the hash of the stored entry")
@@ -147,6 +154,13 @@ class EntryChecker:
                                f"{st.type} issued by {st.issuer}, not by the authority {self.authority_code}")
         if st.type == "query.requested":
             self._check_query(st, entry, self._where(entry, st))
+        if st.type == "key.added":
+            try:
+                weak = public_key_problem(public_key_from_b64(st.values["public_key"]))
+            except ValueError as exc:
+                weak = str(exc)
+            if weak is not None:
+                raise AuditFailure(self._where(entry, st), f"key.added: {weak}")
         return computed, st
 
     @staticmethod
@@ -247,7 +261,7 @@ class Auditor:
 
     def checker(self) -> EntryChecker:
         """A checker holding the registry as it is now (for checking entries elsewhere, e.g. in parallel)."""
-        return EntryChecker(self.authority_public_key, self.registry, self.authority_code, self.founding)
+        return EntryChecker(self.authority_public_key, self.registry, self.authority_code, self.founding, self.origin)
 
     def add(self, entry: AuditEntry) -> None:
         """Check one entry (the next in leaf order)."""

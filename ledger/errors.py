@@ -73,3 +73,36 @@ class UnavailableError(LedgerError):
     slug = "unavailable"
     status = 503
     title = "Service unavailable"
+
+
+class QueryExpiredError(ForbiddenError):
+    """A query sent again after its first answer's freshness ran out (measured from when it was recorded)."""
+
+    slug = "query-expired"
+    title = "Query expired"
+
+    def __init__(self, detail: str, receipt: object) -> None:
+        super().__init__(detail)
+        self.receipt = receipt
+
+
+class IntegrityFailure(LedgerError):
+    """The ledger's database holds what no append wrote (e.g. an authority event whose signature fails)."""
+
+    slug = "ledger-integrity"
+    status = 500
+    title = "Ledger integrity failure"
+
+
+class QueryRefusedError(ForbiddenError):
+    """A query sent again that the policy refuses now (its key, or its department's purposes or roles changed)."""
+
+    slug = "query-refused"
+    title = "Query refused"
+
+
+class WrongLedgerError(ForbiddenError):
+    """The statement names another ledger (its log origin) than this one."""
+
+    slug = "wrong-ledger"
+    title = "Statement is for another ledger"

@@ -2,7 +2,8 @@
 
 An envelope is ``{"statement": {...}, "key_id": "...", "signature": "<base64 Ed25519>"}`` where the
 signature covers JCS(statement). Every statement has ``type``, ``id`` (UUID chosen by the signer),
-``issuer`` (a department's unified social credit code) and ``issued_at`` (RFC 3339 UTC, ``Z``),
+``issuer`` (a department's unified social credit code), ``issued_at`` (RFC 3339 UTC, ``Z``) and
+``ledger`` (the log origin of the ledger it is for: a statement signed for one ledger is refused by another),
 plus the fields of its type listed in ``SCHEMAS``. Unknown or missing fields are refused.
 """
 
@@ -192,11 +193,35 @@ def _b64(value: Any) -> str:
     return value
 
 
+def _origin(value: Any) -> str:
+    """The log origin of the ledger a statement is for (a checkpoint's first line: no line breaks)."""
+    if not isinstance(value, str) or not value or len(value) > 200 or not value.isprintable() or value != value.strip():
+        raise ValidationError("must be the ledger's log origin (printable text of at most 200 characters)")
+    return value
+
+
+IDENTITY_METHODS = ("id_card_reader", "id_card_inspection", "face_verification", "electronic_id", "authorised_agent")
+
+
+def _identity_check(value: Any) -> dict[str, str]:
+    """How a service window checked that the person asking is the subject: method and a reference."""
+    if not isinstance(value, dict) or set(value) != {"method", "reference"}:
+        raise ValidationError("must be an object with method and reference")
+    if value["method"] not in IDENTITY_METHODS:
+        raise ValidationError("method: must be one of " + ", ".join(IDENTITY_METHODS))
+    try:
+        _text(200)(value["reference"])
+    except ValidationError as exc:
+        raise ValidationError(f"reference: {exc}") from None
+    return value
+
+
 COMMON: dict[str, Validator] = {
     "type": _enum(*AUTHORITY_TYPES, *RECORD_TYPES, "query.requested"),
     "id": _uuid,
     "issuer": _registered_code,
     "issued_at": parse_datetime,
+    "ledger": _origin,
 }
 
 # Per type: (required fields, optional fields).
@@ -224,7 +249,7 @@ SCHEMAS: dict[str, tuple[dict[str, Validator], dict[str, Validator]]] = {
     "record.disclosed": (
         {"record_id": _uuid, "list": _enum("black", "red")},
         {"notice_served_at": parse_date, "period_months": _int(0, 120),
-         "exit_conditions": _text(1000), "remedies": _text(1000)},
+         "exit_conditions": _text(1000), "remedies": _text(1000), "public_reason": _text(500)},
     ),
     "record.disclosure_withdrawn": ({"record_id": _uuid, "reason": _text(500)}, {}),
     "record.repaired": (
@@ -245,7 +270,8 @@ SCHEMAS: dict[str, tuple[dict[str, Validator], dict[str, Validator]]] = {
     "statement.added": ({"record_id": _uuid, "subject": _resident, "text": _text(2000)}, {}),
     "query.requested": (
         {"operator": _text(64), "purpose": _enum(*PURPOSES), "legal_basis": _text(500), "scope": _enum(*QUERY_SCOPES)},
-        {"subject": _resident, "authorisation_ref": _text(200), "justification": _text(1000), "filters": _object},
+        {"subject": _resident, "authorisation_ref": _text(200), "justification": _text(1000), "filters": _object,
+         "identity_check": _identity_check},
     ),
 }
 

@@ -66,7 +66,7 @@ class World:
 
     def statement(self, kind: str, issuer: str, *, issued_at: datetime | None = None, **fields: Any) -> dict[str, Any]:
         return {"type": kind, "id": str(uuid.uuid4()), "issuer": issuer,
-                "issued_at": format_datetime(issued_at or now()), **fields}
+                "issued_at": format_datetime(issued_at or now()), "ledger": self.settings.log_origin, **fields}
 
     def envelope(self, statement: dict[str, Any], key: KeyPair) -> dict[str, Any]:
         return make_envelope(statement, key.key_id, key.sign)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import orjson
 from fastapi import APIRouter, Request
@@ -14,7 +14,7 @@ from api.deps import AnswersDep, CommitterDep, SettingsDep
 from api.openapi import QUERY_BODY, QUERY_RESPONSES
 from api.problems import problem
 from ledger.application import Receipt
-from ledger.errors import LedgerError, ValidationError
+from ledger.errors import LedgerError, QueryExpiredError, ValidationError
 from ledger.statements import parse_envelope
 
 router = APIRouter(prefix="/v1/queries", tags=["queries"])
@@ -38,6 +38,8 @@ async def query(request: Request, committer: CommitterDep, settings: SettingsDep
     if envelope.statement.type != "query.requested":
         raise ValidationError("POST /v1/queries takes query.requested statements; others go to /v1/statements")
     (outcome,) = await asyncio.wrap_future(committer.submit([envelope]))
+    if isinstance(outcome, QueryExpiredError):
+        return problem(outcome.slug, outcome.title, outcome.status, str(outcome), receipt=outcome.receipt.as_dict())
     if isinstance(outcome, LedgerError):
         raise outcome
     assert isinstance(outcome, Receipt) and outcome.outcome is not None
@@ -45,10 +47,6 @@ async def query(request: Request, committer: CommitterDep, settings: SettingsDep
     if outcome.outcome["status"] != "accepted":
         return problem("query-refused", "Query refused", 403, outcome.outcome.get("reason"), receipt=receipt)
     now = datetime.now(timezone.utc)
-    if outcome.replay and now - envelope.statement.issued_at > timedelta(seconds=settings.max_clock_skew_seconds):
-        return problem("query-expired", "Query expired", 403,
-                       "this query was answered before and is too old to be answered again; sign a new one",
-                       receipt=receipt)
-    # The entry is committed: only now is anything read.
+    # The entry is committed (or, sent again, passed every check anew and is still fresh): only now is anything read.
     data = await asyncio.to_thread(answers.answer, envelope.statement.values, now, outcome.position)
     return Response(orjson.dumps({"receipt": receipt, "data": data}, default=str), media_type="application/json")

@@ -218,7 +218,7 @@ def test_serve_with_workers_projects_once_and_leaves_no_process_behind(tmp_path,
                 assert client.post(url + "/v1/statements", json=make_envelope(st, authority.key_id, authority.sign)).status_code == 201
             for k in range(40):
                 st = {"type": "record.submitted", "id": str(uuid.uuid4()), "issuer": code, "issued_at": format_datetime(now()),
-                      "subject": make_resident_id(), "subject_name": "张三", "item": "food_drug.general",
+                      "ledger": "credit-ledger.example/log", "subject": make_resident_id(), "subject_name": "张三", "item": "food_drug.general",
                       "summary": f"record {k}", "decision_date": "2026-01-10", "document_number": f"D-{k}",
                       "legal_basis": "Food Safety Law"}
                 assert client.post(url + "/v1/statements", json=make_envelope(st, dept.key_id, dept.sign)).status_code == 201

@@ -33,7 +33,10 @@ def test_correction_only_by_the_submitting_department_and_versions_kept(world):
     a, b = world.department(), world.department()
     rec = _record(world, a)
     _refused(world, world.signed(b, "record.corrected", record_id=rec["id"], record_version=1,
-                                 changes={"summary": "x"}, reason="r"), ForbiddenError, a.code)
+                                 changes={"summary": "x"}, reason="r"), ForbiddenError, "department that submitted")
+    (refused,) = world.append(world.signed(b, "record.revoked", record_id=rec["id"], reason="r",
+                                           annulling_document="d"))
+    assert isinstance(refused, ForbiddenError) and a.code not in str(refused)  # who submitted it is not told
     _refused(world, world.signed(a, "record.corrected", record_id=rec["id"], record_version=1,
                                  changes={"subject": make_resident_id()}, reason="r"), ValidationError, "cannot be corrected")
     _refused(world, world.signed(a, "record.corrected", record_id=rec["id"], record_version=1,

@@ -4,7 +4,9 @@ import stat
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keys import KeyFileError, KeyPair, KeyRecord, KeyRegistry, SignatureError, key_id_for, verify_signature
+from keys import (
+    KeyFileError, KeyPair, KeyRecord, KeyRegistry, SignatureError, key_id_for, public_key_problem, verify_signature,
+)
 from keys.errors import KeyNotValidError, KeyRevokedError, UnknownKeyError
 from datetime import datetime, timedelta, timezone
 
@@ -75,6 +77,42 @@ def test_registry_validity_window():
     with pytest.raises(KeyNotValidError, match="valid from"):
         reg.key_for("k1", "D1", t0 - timedelta(seconds=1))
     reg.revoke_key("k1", t0 + timedelta(days=1))
-    assert reg.key_for("k1", "D1", t0 + timedelta(hours=23)).key_id == "k1"  # earlier statements stay valid
-    with pytest.raises(KeyRevokedError):
-        reg.key_for("k1", "D1", t0 + timedelta(days=1))
+    # Once the revocation is recorded, the key signs nothing new, even dated before effective_at.
+    for issued in (t0 + timedelta(hours=23), t0 + timedelta(days=1), t0 + timedelta(days=2)):
+        with pytest.raises(KeyRevokedError, match="no new statement"):
+            reg.key_for("k1", "D1", issued)
+
+
+# The eight points of small order (RFC 8032 curve; as listed in "Taming the many EdDSAs", 2020) and
+# non-canonical encodings of points.
+SMALL_ORDER = [
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+]
+NON_CANONICAL = [
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # y = p
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # y = p + 1
+    "0100000000000000000000000000000000000000000000000000000000000080",  # x = 0 with the sign bit set
+]
+
+
+@pytest.mark.parametrize("hex_key", SMALL_ORDER)
+def test_small_order_public_keys_are_refused(hex_key):
+    assert "small order" in public_key_problem(bytes.fromhex(hex_key))
+
+
+@pytest.mark.parametrize("hex_key", NON_CANONICAL)
+def test_non_canonical_public_keys_are_refused(hex_key):
+    assert "canonical" in public_key_problem(bytes.fromhex(hex_key))
+
+
+def test_generated_public_keys_pass():
+    for _ in range(50):
+        assert public_key_problem(KeyPair.generate().public_key) is None
+    assert public_key_problem(b"\x01" * 31) == "an Ed25519 public key is 32 bytes"

@@ -9,7 +9,8 @@ from ledger.statements import SCHEMAS, Statement, parse_envelope, parse_statemen
 
 BASE = {
     "type": "record.submitted", "id": "3f0c5a52-8f7e-4d1b-9a51-2b8f0e3c9d11", "issuer": "91350100M000100Y43",
-    "issued_at": "2026-03-02T08:30:00Z", "subject": "11010519491231002X", "subject_name": "张三",
+    "issued_at": "2026-03-02T08:30:00Z", "ledger": "credit-ledger.example/log", "subject": "11010519491231002X",
+    "subject_name": "张三",
     "item": "food_drug.serious", "summary": "s", "decision_date": "2026-02-27", "document_number": "D1",
     "legal_basis": "L",
 }
@@ -21,7 +22,7 @@ def test_valid_statement_parses_with_canonical_bytes():
     assert st.canonical.startswith(b'{"decision_date":"2026-02-27","document_number":"D1"')
 
 
-@pytest.mark.parametrize("field", ["subject", "item", "decision_date", "id", "issuer", "issued_at", "type"])
+@pytest.mark.parametrize("field", ["subject", "item", "decision_date", "id", "issuer", "issued_at", "ledger", "type"])
 def test_missing_field(field):
     bad = {k: v for k, v in BASE.items() if k != field}
     with pytest.raises(ValidationError, match="missing field|unknown statement type"):
@@ -74,7 +75,8 @@ def test_envelope_shape():
 
 def test_department_registration_override_admits_a_failing_code_only_when_asked():
     reg = {"type": "department.registered", "id": str(uuid.uuid4()), "issuer": "91350100M000100Y43",
-           "issued_at": "2026-03-02T08:30:00Z", "department": "91350100M000100Y44", "name": "n",
+           "issued_at": "2026-03-02T08:30:00Z", "ledger": "credit-ledger.example/log",
+           "department": "91350100M000100Y44", "name": "n",
            "items": [], "purposes": []}
     with pytest.raises(ValidationError, match="wrong check character"):
         parse_statement(reg)
