@@ -16,6 +16,17 @@ from api.fastpath import FastRoutes
 from ledger.committer import GroupCommitter
 
 
+def preflight(settings: Settings) -> None:
+    """Open what the service opens as it starts, and close it again: ``serve`` calls this before it listens,
+    so what would stop the start (a log key or origin other than the one that signed the ledger's
+    checkpoints, an unreachable database) is refused as one line rather than a failed startup."""
+    ledger = open_ledger(settings)
+    try:
+        open_views(settings, ledger).close()
+    finally:
+        ledger.close()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI application; nothing connects until the lifespan starts."""
     settings = settings or Settings()

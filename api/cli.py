@@ -119,7 +119,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, preflight
     from api.runtime import check_key_files, init, needs_init
 
     settings = _settings(args)
@@ -129,6 +129,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         result = init(settings)
         for path in result.created_keys:
             print(f"created key {path} (mode 0600)", file=sys.stderr)
+    preflight(settings)
     print(f"serving on http://{args.host}:{args.port} (OpenAPI page: /docs); backend: {settings.backend}", file=sys.stderr)
     if args.workers > 1:
         # Each worker process builds its app from the environment; the data directory travels there too.
@@ -233,6 +234,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CLIError(f"{settings.keys_dir} has no authority.pub: run init or point --data at the ledger's data")
     ledger = open_ledger(settings)
     views = open_views(settings, ledger)
+    print(f"warning: {args.out} will hold personal data (every statement, with names and ID numbers, and the "
+          "access log); it is written with mode 0600: keep it so, and store and send it as such", file=sys.stderr)
     try:
         views.tree.catch_up_all()
         views.checkpointer.make()
@@ -487,8 +490,8 @@ def cmd_access_report(args: argparse.Namespace) -> int:
     filters = {k: v for k, v in (("from", args.start), ("to", args.end)) if v}
     statement = {
         "type": "query.requested", "id": str(uuid.uuid4()), "issuer": args.issuer,
-        "issued_at": format_datetime(datetime.now(timezone.utc)), "operator": args.operator,
-        "purpose": "privacy_review", "legal_basis": args.legal_basis, "scope": "review_report",
+        "issued_at": format_datetime(datetime.now(timezone.utc)), "ledger": args.ledger or _settings(args).log_origin,
+        "operator": args.operator, "purpose": "privacy_review", "legal_basis": args.legal_basis, "scope": "review_report",
         **({"filters": filters} if filters else {}),
     }
     status, body = _post(args.url.rstrip("/") + "/v1/queries", make_envelope(statement, pair.key_id, pair.sign),
@@ -548,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--legal-basis", default="Shandong Social Credit Regulation art. 22 (query review)")
     p.add_argument("--from", dest="start", help="RFC 3339 UTC start (default: 7 days before --to)")
     p.add_argument("--to", dest="end", help="RFC 3339 UTC end (default: now)")
+    p.add_argument("--ledger", help="the ledger's log origin (default: CREDIT_LEDGER_LOG_ORIGIN)")
     p.add_argument("--url", default=os.environ.get("CREDIT_LEDGER_URL", "http://127.0.0.1:8000"))
     p.add_argument("--timeout", type=float, default=60.0)
     p.set_defaults(func=cmd_access_report)
@@ -593,19 +597,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script.
+
+    Files the commands create (the SQLite file and its -wal and -shm, export bundles, envelopes) are
+    readable by their owner only: the process umask is 0077 while a command runs."""
+    from api.datadir import DataDirectoryError
     from keys import KeyError_
     from ledger.errors import LedgerError
 
     args = build_parser().parse_args(argv)
+    umask = os.umask(0o077)
     try:
         return int(args.func(args))
-    except (CLIError, KeyError_, LedgerError) as exc:
+    except (CLIError, KeyError_, LedgerError, DataDirectoryError) as exc:
         print(f"credit-ledger: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # storage unreachable, migration refused, ...
         print(f"credit-ledger: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        os.umask(umask)
 
 
 if __name__ == "__main__":

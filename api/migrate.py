@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
 from importlib import resources
 
 import psycopg
@@ -45,10 +46,28 @@ class MigrationError(RuntimeError):
     """An applied migration's file changed, or the database is ahead of this code."""
 
 
-def migrate(conninfo: str, schema: str = "public") -> list[Migration]:
-    """Apply pending migrations in one transaction; return those applied now."""
+def _up_to_date(conn: psycopg.Connection[Any], schema: str, todo: list[Migration]) -> bool:
+    """Whether every migration is applied, unchanged, and none unknown (read without any lock)."""
+    table = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".schema_migrations',)).fetchone()
+    if table is None or table[0] is None:
+        return False
+    applied = dict(conn.execute(sql.SQL("SELECT version, checksum FROM {}").format(
+        sql.Identifier(schema, "schema_migrations"))).fetchall())
+    conn.rollback()
+    return applied == {m.version: m.checksum for m in todo}
+
+
+def migrate(conninfo: str, schema: str = "public", lock_timeout_seconds: int = 60) -> list[Migration]:
+    """Apply pending migrations in one transaction; return those applied now.
+
+    With nothing pending, no lock is taken: the migrations' advisory lock is open to any login, so one that
+    held it could otherwise stop every start of the service. Applying migrations waits for it at most
+    ``lock_timeout_seconds``."""
     todo = available()
     with psycopg.connect(conninfo, autocommit=False) as conn:
+        if _up_to_date(conn, schema, todo):
+            return []
+        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{lock_timeout_seconds}s")))
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
@@ -81,19 +100,24 @@ def migrate(conninfo: str, schema: str = "public") -> list[Migration]:
 
 
 LEDGER_TABLES = ("ledger_events", "ledger_entries", "log_checkpoints")  # history: insert and select only
-VIEW_TABLES = ("projection_positions", "log_nodes", "archive_records", "view_departments", "view_catalogues",
-               "access_log")  # read models: rebuilt, so also update and delete
+LOCK_TABLES = ("ledger_append_lock",)  # empty, unchangeable: UPDATE only, the least that lets LOCK TABLE take it
+VIEW_TABLES = ("view_locks", "projection_positions", "log_nodes", "archive_records", "view_departments", "view_catalogues",
+               "access_log", "access_log_subjects")  # read models: rebuilt, so also update and delete
 
 
 def grant(conninfo: str, schema: str, role: str) -> None:
     """Give the service's role what it needs and no more: it may insert into and read the ledger's
-    tables but never update or delete them (privileges, and the append-only triggers besides)."""
+    tables but never update or delete them (privileges, and the append-only triggers besides), and lock
+    the append lock table, whose triggers refuse any change."""
     with psycopg.connect(conninfo, autocommit=False) as conn:
         ident = sql.Identifier(role)
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), ident))
         for table in LEDGER_TABLES:
             conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(schema, table), ident))
             conn.execute(sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(sql.Identifier(schema, table), ident))
+        for table in LOCK_TABLES:
+            conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(schema, table), ident))
+            conn.execute(sql.SQL("GRANT UPDATE ON {} TO {}").format(sql.Identifier(schema, table), ident))
         for table in VIEW_TABLES:
             conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}")
                          .format(sql.Identifier(schema, table), ident))

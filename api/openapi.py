@@ -108,7 +108,8 @@ RECEIPT_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not permitted", "content": _problem("forbidden", 403, "department may not submit this item")},
     404: {"description": "Referenced record not found", "content": _PROBLEM},
     409: {"description": "Same id with other content, or a stale version", "content": _PROBLEM},
-    413: {"description": "Body too large", "content": _PROBLEM},
+    413: {"description": "Body too large: more bytes, or more JSON brackets, commas and quotes, than the "
+                        "endpoint takes", "content": _PROBLEM},
     415: {"description": "Not JSON", "content": _PROBLEM},
     422: {"description": "Schema or domain rule refused it",
           "content": _problem("invalid-statement", 422, "subject: resident ID 1101**********0021: wrong check digit")},

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
+from api.datadir import check_data_dir, make_data_dir, prepare_sqlite
 from api.migrate import migrate
 from api.settings import Settings
 from keys import KeyFileError, KeyPair, public_key_from_b64
@@ -56,7 +57,7 @@ def ledger_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": "30",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         }
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_sqlite(settings.data_dir, settings.sqlite_path)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SQLiteLedgerRecorder",
@@ -113,7 +114,7 @@ def open_store(settings: Settings) -> Store:
     """The views' database: the ledger's SQLite file or PostgreSQL schema (migrated by ``open_ledger``)."""
     if settings.database_url:
         return PostgresStore(settings.database_url, settings.database_schema, max_size=settings.pool_size)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_sqlite(settings.data_dir, settings.sqlite_path)
     return SQLiteStore(settings.sqlite_path, [*LOG_DDL, *ARCHIVE_DDL, *ACCESS_LOG_DDL])
 
 
@@ -143,7 +144,9 @@ class InitResult:
 
 
 def check_key_files(settings: Settings) -> None:
-    """Refuse to start with a private key that group or others may read (KeyFileError names the file)."""
+    """Refuse to start with a data directory (DataDirectoryError) or a private key (KeyFileError) that group
+    or others may read; the error names the path and the chmod to run."""
+    check_data_dir(settings.data_dir)
     for pem in sorted(settings.keys_dir.glob("*.pem")):
         KeyPair.load(pem)
 
@@ -156,6 +159,7 @@ def needs_init(settings: Settings) -> bool:
 def init(settings: Settings) -> InitResult:
     """Create the authority and log keys (if missing) and found the ledger (if empty)."""
     created: list[Path] = []
+    make_data_dir(settings.data_dir)
     settings.keys_dir.mkdir(parents=True, exist_ok=True)
     settings.keys_dir.chmod(0o700)
     for name in (AUTHORITY_KEY, LOG_KEY):

@@ -18,6 +18,7 @@ from keys import Department, KeyRecord, KeyRegistry, key_id_for, public_key_from
 from ledger import record_doc, rules
 from ledger.catalogue import Catalogue, Item, parse_catalogue
 from ledger.identifiers import age_on
+from ledger.screen import refuse_personal_data
 from ledger.errors import ConflictError, ForbiddenError, RuleError, ValidationError
 from ledger.statements import CORRECTABLE, SCHEMAS, Statement, format_datetime, parse_date, parse_datetime
 
@@ -305,6 +306,8 @@ class CreditRecord(Aggregate):
                 raise ConflictError("the record is already disclosed; withdraw the disclosure first")
             if age_on(self.subject, today) < 18:
                 raise RuleError("minors are never put on a public list (the subject is under 18)")
+            names = {self.fields["subject_name"], *(h["subject_name"] for h in self.history if "subject_name" in h)}
+            refuse_personal_data(v, sorted(names))
             months = check_disclosure(item, v, catalogue, today)
             until = disclosure_until(self.fields, item, v["list"], months, catalogue)
             self._disclosed(**entry, public_until=until.isoformat(), period_months=months)

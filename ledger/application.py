@@ -13,6 +13,7 @@ the registry holds for the statement at decision time is the key it was checked 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import threading
@@ -43,7 +44,7 @@ from ledger.errors import (
 )
 from ledger.genesis import DEFAULT_ORIGIN
 from ledger.recorders import EntryRow
-from ledger.statements import AUTHORITY_TYPES, Envelope, Statement, parse_datetime, parse_statement
+from ledger.statements import AUTHORITY_TYPES, Envelope, Statement, format_datetime, parse_datetime, parse_statement
 from ledger.workers import watch_parent
 
 log = logging.getLogger("credit_ledger.ledger")
@@ -60,6 +61,7 @@ class Receipt:
     recorded_at: str
     replay: bool = False
     outcome: dict[str, Any] | None = None
+    compromise_window: list[dict[str, Any]] | None = None  # a key revocation's: the entries to review
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (``replay`` is left out: a replay's answer equals the original)."""
@@ -69,6 +71,8 @@ class Receipt:
         }
         if self.outcome is not None:
             body["outcome"] = self.outcome
+        if self.compromise_window is not None:
+            body["compromise_window"] = self.compromise_window
         return body
 
 
@@ -140,8 +144,9 @@ class Ledger(Application[UUID]):
             return self._refresh_authority()
 
     def catalogue_version(self) -> int | None:
-        """Version of the catalogue in force, if any."""
-        authority = self.authority()
+        """Version of the catalogue in force, if any (as last brought up to date: a health check never waits
+        behind an append)."""
+        authority = self._authority or self.authority()
         return authority.catalogue.version if authority and authority.catalogue else None
 
     def _refresh_authority(self) -> Authority | None:
@@ -318,7 +323,7 @@ class Ledger(Application[UUID]):
                 rows[(agg.id, agg.version)] = EntryRow(
                     statement_id=st.id, statement_digest=st.digest, recorded_at=leaf["recorded_at"],
                     leaf_hash=entry_leaf_hash(st.canonical, env.key_id, env.signature, leaf["recorded_at"], outcome),
-                    outcome=outcome,
+                    outcome=outcome, key_id=env.key_id,
                 )
                 first[st.id] = i
             except LedgerError as exc:
@@ -368,11 +373,70 @@ class Ledger(Application[UUID]):
                 st = envs[i].statement
                 position, leaf = placed[st.id]
                 row = rows[st.id]  # type: ignore[index]
-                o = Receipt(st.id, st.type, position, leaf, row.recorded_at, replay=st.id in answered,
-                            outcome=row.outcome)
+                o = self._with_window(Receipt(st.id, st.type, position, leaf, row.recorded_at,
+                                              replay=st.id in answered, outcome=row.outcome), st)
                 answered.add(st.id)
             result.append(o)
         return result
+
+    def _with_window(self, receipt: Receipt, st: Statement) -> Receipt:
+        """A key revocation's receipt lists the compromise window: what the key signed that was recorded, or
+        dated, from ``effective_at`` until the revocation."""
+        if st.type != "key.revoked":
+            return receipt
+        window = self.compromise_window(st.values["key_id"], st.values["effective_at"], receipt.position)
+        return dataclasses.replace(receipt, compromise_window=window)
+
+    def key_compromise(self, key_id: str, since: datetime | None, after: int, until: int | None) -> dict[str, Any]:
+        """For an auditor: a key, its revocation if any, and the entries of its compromise window (from
+        ``since``, by default the revocation's ``effective_at`` or, for a key not revoked, its ``valid_from``;
+        up to the revocation or, for a key not revoked, ``until``), a page after position ``after``."""
+        authority = self.authority()
+        record = authority.registry.keys.get(key_id) if authority is not None else None
+        if record is None:
+            return {"key_id": key_id, "registered": False, "entries": []}
+        revoked_at = self._revocation_position(key_id) if record.revoked_at is not None else None
+        start = since or record.revoked_at or record.valid_from
+        before = revoked_at if revoked_at is not None else (until or (self.recorder.max_notification_id() or 0) + 1)
+        entries = self.compromise_window(key_id, start, before, after)
+        page: dict[str, Any] = {
+            "key_id": key_id, "registered": True, "department": record.department,
+            "valid_from": format_datetime(record.valid_from), "revoked": record.revoked_at is not None,
+            "effective_at": format_datetime(record.revoked_at) if record.revoked_at else None,
+            "revocation_position": revoked_at, "from": format_datetime(start), "entries": entries,
+        }
+        if len(entries) == self.WINDOW_LIMIT:
+            page["next_after"] = entries[-1]["position"]
+        return page
+
+    def _revocation_position(self, key_id: str) -> int | None:
+        for ev in self.events.get(AUTHORITY_ID):
+            if isinstance(ev, Authority.KeyRevoked) and orjson.loads(ev.statement)["key_id"] == key_id:
+                statement_id = UUID(orjson.loads(ev.statement)["id"])
+                return self.recorder.find_entries([statement_id])[statement_id].position
+        return None
+
+    # At most this many entries of a compromise window are listed (the auditor's scope pages on).
+    WINDOW_LIMIT = 1000
+
+    def compromise_window(self, key_id: str, since: datetime, before: int,
+                          after: int = 0) -> list[dict[str, Any]]:
+        """Entries signed with ``key_id`` at positions in (``after``, ``before``) that were recorded or dated
+        from ``since`` on, in ledger order, at most ``WINDOW_LIMIT``."""
+        # An entry dated from ``since`` on was recorded at most the allowed skew before it.
+        recorded_from = format_datetime(since - self.max_clock_skew)
+        out: list[dict[str, Any]] = []
+        while len(out) < self.WINDOW_LIMIT:
+            page = self.recorder.entries_signed_with(key_id, after, before, recorded_from, self.WINDOW_LIMIT)
+            for leaf, position, statement_id, recorded_at, stored in page:
+                body = orjson.loads(self.mapper.to_domain_event(stored).statement)
+                if recorded_at >= format_datetime(since) or parse_datetime(body["issued_at"]) >= since:
+                    out.append({"leaf_index": leaf, "position": position, "statement_id": str(statement_id),
+                                "type": body["type"], "issued_at": body["issued_at"], "recorded_at": recorded_at})
+            if len(page) < self.WINDOW_LIMIT:
+                break
+            after = page[-1].position
+        return out[:self.WINDOW_LIMIT]
 
     def _replayed(self, prior: EntryRow, env: Envelope, authority: Authority | None, now: datetime) -> Receipt:
         """The stored receipt for an envelope sent again: byte for byte the stored one (its leaf hash, recomputed
@@ -392,7 +456,7 @@ class Ledger(Application[UUID]):
                           outcome=prior.outcome)
         if st.type == "query.requested":
             self._recheck_query(env, authority, receipt, now)
-        return receipt
+        return self._with_window(receipt, st)
 
     def _recheck_query(self, env: Envelope, authority: Authority | None, receipt: Receipt, now: datetime) -> None:
         st = env.statement

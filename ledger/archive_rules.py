@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from ledger import record_doc, rules
+from ledger import record_doc, rules, screen
 from ledger.identifiers import age_on, mask_name, mask_resident_id
 
 
@@ -67,22 +67,33 @@ def is_minor_at_listing(doc: dict[str, Any]) -> bool:
 
 
 def public_entry(doc: dict[str, Any], authority_name: str) -> dict[str, Any]:
-    """The masked public-list entry of a disclosed record (DOMAIN.md's public fields, nothing else)."""
+    """The masked public-list entry of a disclosed record (DOMAIN.md's public fields, nothing else).
+
+    No text written for another audience reaches it: the reason is the catalogue item's wording, or the
+    ``public_reason`` the department wrote for publication; never the record's ``summary``. Every text a
+    department wrote (public reason, legal basis, document number, exit conditions, remedies) is passed
+    through the personal-data screen, so what an older statement let through is masked here, on the
+    live list and on an as-of replay alike."""
     d = doc["disclosure"]
     f = doc["fields"]
+    names = [f["subject_name"], *(v["fields"].get("subject_name") for v in doc["versions"])]
+
+    def public(text: str | None) -> str | None:
+        return None if text is None else screen.mask(text, names)
+
+    category = doc["catalogue"].get("title", doc["item"])
     return {
         "entry_id": doc["record_id"],
         "list": d["list"],
         "name": mask_name(f["subject_name"]),
         "id_number": mask_resident_id(doc["subject"]),
-        "category": doc["catalogue"].get("title", doc["item"]),
-        "field": doc["catalogue"].get("field"),
-        "reason": f["summary"],
-        "legal_basis": f["legal_basis"],
+        "category": category,
+        "reason": public(d.get("public_reason")) or category,
+        "legal_basis": public(f["legal_basis"]),
         "authority": {"name": authority_name, "code": doc["issuer"]},
-        "document_number": f["document_number"],
+        "document_number": public(f["document_number"]),
         "decision_date": f["decision_date"],
         "public_until": d["public_until"],
-        "exit_conditions": d.get("exit_conditions"),
-        "remedies": d.get("remedies"),
+        "exit_conditions": public(d.get("exit_conditions")),
+        "remedies": public(d.get("remedies")),
     }

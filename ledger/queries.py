@@ -2,12 +2,13 @@
 
 A ``query.requested`` statement that is well-formed and correctly signed is always recorded; this
 policy decides whether it is ``accepted`` (data may be returned) or ``refused`` (with the reason).
-Malformed ones (bad filters, missing subject) are refused before anything is stored.
+Malformed ones (bad filters, missing subject, times out of range) are refused before anything is stored.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from keys import Department
@@ -23,20 +24,30 @@ SCOPES: dict[str, tuple[bool, frozenset[str] | None, frozenset[str] | None]] = {
     "ledger_entries": (False, frozenset({"auditor"}), frozenset({"audit"})),
     "as_of_archive": (True, frozenset({"auditor"}), frozenset({"audit"})),
     "as_of_lists": (False, frozenset({"auditor"}), frozenset({"audit"})),
+    "key_compromise": (False, frozenset({"auditor"}), frozenset({"audit"})),
 }
 # purposes that need a role whatever the scope
 PURPOSE_ROLES = {"subject_self_query": "service_window", "privacy_review": "privacy_officer", "audit": "auditor"}
 FILTERS: dict[str, dict[str, str]] = {
     "archive": {},
-    "subject_access_log": {},
+    "subject_access_log": {"before": "int", "limit": "limit"},
     "access_log": {"subject": "resident", "department": "text", "operator": "text", "purpose": "text",
-                   "from": "datetime", "to": "datetime"},
+                   "from": "datetime", "to": "datetime", "before": "int", "limit": "limit"},
     "review_report": {"from": "datetime", "to": "datetime"},
     "ledger_entries": {"start": "int", "end": "int"},
     "as_of_archive": {"position": "int", "at": "datetime"},
     "as_of_lists": {"position": "int", "at": "datetime", "list": "text"},
+    "key_compromise": {"key_id": "key_id", "from": "datetime", "after": "int"},
 }
 MAX_ENTRIES = 1000
+KEY_ID = re.compile(r"ed25519:[0-9a-f]{32}")
+# Access-log pages (``subject_access_log``, ``access_log``): newest first, ``limit`` rows (at most
+# ``MAX_PAGE``), then ``before`` the position an answer gives as ``next_before`` for the next page.
+DEFAULT_PAGE = 200
+MAX_PAGE = 1000
+# Datetime filters must lie in this range (the review report reaches 31 days before ``from``).
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 
 def check_shape(st: Statement) -> None:
@@ -56,15 +67,24 @@ def check_shape(st: Statement) -> None:
             if kind == "int":
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                     raise ValidationError("must be a non-negative integer")
+            elif kind == "limit":
+                if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_PAGE:
+                    raise ValidationError(f"must be an integer from 1 to {MAX_PAGE}")
             elif kind == "datetime":
-                parse_datetime(value)
+                if not EARLIEST <= parse_datetime(value) <= LATEST:
+                    raise ValidationError("must lie between 2000-01-01T00:00:00Z and 9000-01-01T00:00:00Z")
             elif kind == "date":
                 parse_date(value)
+            elif kind == "key_id":
+                if not isinstance(value, str) or not KEY_ID.fullmatch(value):
+                    raise ValidationError("must be a key id like ed25519:<32 hex digits>")
             elif not isinstance(value, str) or not value or len(value) > 64:
                 raise ValidationError("must be a short string")
         except ValidationError as exc:
             raise ValidationError(f"filters.{name}: {exc}") from None
     f = v.get("filters", {})
+    if "from" in f and "to" in f and parse_datetime(f["from"]) > parse_datetime(f["to"]):
+        raise ValidationError("filters: from must not be after to")
     if v["scope"] == "ledger_entries":
         start, end = f.get("start"), f.get("end")
         if start is None or end is None or not start < end <= start + MAX_ENTRIES:
@@ -73,6 +93,8 @@ def check_shape(st: Statement) -> None:
         raise ValidationError(f"filters: {v['scope']} needs exactly one of position and at")
     if v["scope"] == "as_of_lists" and f.get("list") not in ("black", "red"):
         raise ValidationError("filters: as_of_lists needs list: black or red")
+    if v["scope"] == "key_compromise" and "key_id" not in f:
+        raise ValidationError("filters: key_compromise needs key_id")
 
 
 def decide(dept: Department, st: Statement, now: datetime, max_age: timedelta) -> dict[str, Any]:
@@ -92,6 +114,9 @@ def decide(dept: Department, st: Statement, now: datetime, max_age: timedelta) -
         reason = f"scope {scope} needs the role {', '.join(sorted(roles))}"
     elif purpose in PURPOSE_ROLES and PURPOSE_ROLES[purpose] not in dept.roles:
         reason = f"purpose {purpose} needs the role {PURPOSE_ROLES[purpose]}"
+    elif purpose == "subject_self_query" and not v.get("identity_check"):
+        reason = "subject_self_query needs the identity check the service window made (identity_check: " \
+                 "method and reference), to show the person asking is the subject"
     elif purpose == "authorised_third_party" and not v.get("authorisation_ref"):
         reason = "authorised_third_party needs the subject's written authorisation reference (authorisation_ref)"
     elif purpose == "other_management" and not v.get("justification"):

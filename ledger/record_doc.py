@@ -47,6 +47,8 @@ def reduce(doc: Doc | None, event: str, s: dict[str, Any], attrs: dict[str, Any]
             "notice_served_at": s.get("notice_served_at"), "period_months": attrs.get("period_months"),
             "exit_conditions": s.get("exit_conditions"), "remedies": s.get("remedies"), "by_statement": s["id"],
         }
+        if "public_reason" in s:  # (absent, the document stays as it was before the field existed)
+            doc["disclosure"]["public_reason"] = s["public_reason"]
     elif event == "DisclosureWithdrawn":
         doc["disclosure"] = None
     elif event == "Repaired":

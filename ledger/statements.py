@@ -44,7 +44,7 @@ RECORD_TYPES = (
     "record.repaired", "record.revoked", "objection.filed", "objection.resolved", "statement.added",
 )
 QUERY_SCOPES = ("archive", "subject_access_log", "access_log", "review_report", "ledger_entries", "as_of_archive",
-                "as_of_lists")
+                "as_of_lists", "key_compromise")
 CORRECTABLE = ("subject_name", "summary", "decision_date", "document_number", "legal_basis",
                "behaviour_end", "valid_until", "details")
 

@@ -13,7 +13,7 @@ from typing import Any
 from ledger.application import Ledger
 from ledger.review import review
 from ledger.statements import parse_datetime
-from projections.access_log import AccessLogView
+from projections.access_log import AccessLogView, entries_before
 from projections.archive import ArchiveView, position_at, replay
 from projections.store import Store
 from projections.tracking import TrackedView
@@ -75,13 +75,14 @@ class Answers:
             return shared_archive(self.archive.archive(values["subject"], now.date()))
         if scope == "subject_access_log":
             self.fresh_access_log.up_to(position)
-            rows = self.access_log.find({"subject": values["subject"]}, limit=10_000)
-            return {"subject": values["subject"], "queries": [
+            rows, more = self.access_log.newest({**filters, "subject": values["subject"]}, position)
+            return _paged({"subject": values["subject"], "queries": [
                 {"date": r["issued_at"][:10], "department": r["department"], "purpose": r["purpose"],
-                 "outcome": r["status"]} for r in rows]}
+                 "scope": r["scope"], "outcome": r["status"]} for r in rows]}, more)
         if scope == "access_log":
             self.fresh_access_log.up_to(position)
-            return {"queries": self.access_log.find(filters, limit=10_000)}
+            rows, more = self.access_log.newest(filters, position)
+            return _paged({"queries": rows}, more)
         if scope == "review_report":
             self.fresh_access_log.up_to(position)
             self.fresh_archive.up_to(position)
@@ -91,8 +92,11 @@ class Answers:
             links = {(issuer, subject) for issuer, subject in
                      self.store.query("SELECT DISTINCT issuer, subject FROM archive_records")}
             return {"from": _iso(start), "to": _iso(end), "findings": review(history, links, start, end)}
+        if scope == "key_compromise":
+            since = parse_datetime(filters["from"]) if "from" in filters else None
+            return self.ledger.key_compromise(filters["key_id"], since, int(filters.get("after", 0)), position)
         if scope == "ledger_entries":
-            return {"entries": self._entries(int(filters["start"]), int(filters["end"]))}
+            return {"entries": self._entries(int(filters["start"]), int(filters["end"]), position)}
         if scope in ("as_of_archive", "as_of_lists"):
             if "position" in filters:
                 position, day = int(filters["position"]), now.date()
@@ -106,23 +110,26 @@ class Answers:
             return {"position": position, "day": day.isoformat(), **model.archive(values["subject"], day)}
         raise ValueError(f"unknown scope {scope}")
 
-    def _entries(self, start: int, end: int) -> list[dict[str, Any]]:
-        rows = self.store.query(
-            "SELECT leaf_index, notification_id FROM ledger_entries WHERE leaf_index >= %s AND leaf_index < %s "
-            "ORDER BY leaf_index", (start, end))
-        if not rows:
-            return []
-        first, last = int(rows[0][1]), int(rows[-1][1])
-        notes = self.ledger.recorder.select_notifications(start=first, limit=len(rows), stop=last)
+    def _entries(self, start: int, end: int, before: int | None) -> list[dict[str, Any]]:
+        """The entries in [start, end) appended before the query at ``before`` (so that what it returned,
+        and whose data that was, is fixed by the ledger: the access log computes the same)."""
+        def read(first: int, last: int) -> list[Any]:
+            return list(self.ledger.recorder.select_notifications(start=first, limit=last - first + 1, stop=last))
+
         out = []
-        for (leaf, position), n in zip(rows, notes, strict=True):
+        for leaf, position, n in entries_before(self.store.query, read, start, end, before):
             ev = self.ledger.mapper.to_domain_event(n)
-            item = {"leaf_index": int(leaf), "position": int(position), "statement": ev.statement,
+            item = {"leaf_index": leaf, "position": position, "statement": ev.statement,
                     "key_id": ev.key_id, "signature": ev.signature, "recorded_at": ev.recorded_at}
             if getattr(ev, "outcome", None) is not None:
                 item["outcome"] = ev.outcome
             out.append(item)
         return out
+
+
+def _paged(answer: dict[str, Any], more: int | None) -> dict[str, Any]:
+    """An access-log page, with ``next_before`` (the ``before`` of the next page) if there is more."""
+    return answer if more is None else {**answer, "next_before": more}
 
 
 def shared_archive(archive: dict[str, Any]) -> dict[str, Any]:

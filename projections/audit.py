@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
+from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder
@@ -106,9 +107,16 @@ def _plain_entry_fields(state: bytes) -> tuple[str, str, str, str, dict | None] 
 
 
 def live_entries(ledger: Ledger, store: Store) -> Iterator[AuditEntry]:
-    """Entries from the database: each event joined with its ``ledger_entries`` row, in order."""
-    decoder = _EntryDecoder(ledger.mapper, ledger.recorder)
+    """Entries from the database: each event joined with its ``ledger_entries`` row, in order; then
+    every row of either table that this walk did not pair fails (see ``check_pairs``)."""
     events_after = EventPages(ledger, store)
+    yield from _walk(ledger, store, events_after)
+    check_pairs(store, events_after.table, events_after.key)
+
+
+def _walk(ledger: Ledger, store: Store, events_after: EventPages) -> Iterator[AuditEntry]:
+    """Entries from leaf 0 and events from position 1 on, paired in order."""
+    decoder = _EntryDecoder(ledger.mapper, ledger.recorder)
     leaf = 0
     after_position = 0  # positions start at 1
     while True:
@@ -136,6 +144,41 @@ def live_entries(ledger: Ledger, store: Store) -> Iterator[AuditEntry]:
             return
 
 
+# Rows the walk in leaf order cannot see or pair, over both whole tables, each with what is wrong.
+_UNPAIRED = (
+    ("SELECT e.originator_id, e.originator_version, e.{key} FROM {events} e WHERE NOT EXISTS "
+     "(SELECT 1 FROM ledger_entries n WHERE n.notification_id = e.{key}) ORDER BY e.{key} LIMIT 1",
+     "it has no entry row: no append wrote it"),
+    ("SELECT originator_id, originator_version, {key} FROM {events} WHERE {key} < 1 ORDER BY {key} LIMIT 1",
+     "its position lies outside the leaf sequence: no append wrote it"),
+    ("SELECT n.leaf_index, n.notification_id FROM ledger_entries n WHERE NOT EXISTS "
+     "(SELECT 1 FROM {events} e WHERE e.{key} = n.notification_id) ORDER BY n.leaf_index LIMIT 1",
+     "its event is missing"),
+    ("SELECT leaf_index, notification_id FROM ledger_entries WHERE leaf_index < 0 ORDER BY leaf_index LIMIT 1",
+     "its leaf index lies outside the leaf sequence: no append wrote it"),
+)
+
+
+def check_pairs(store: Store, events: str, key: str) -> None:
+    """Raise AuditFailure naming the first row of the events table (``events``, positions in column
+    ``key``) or of ``ledger_entries`` that has no partner in the other (whatever its position), or that
+    lies outside the leaf sequence (a position below 1, a leaf index below 0) even with a partner."""
+    for query, what in _UNPAIRED:
+        found = store.query(query.format(events=events, key=key))
+        if found:
+            row = found[0]
+            where = _event_name(*row) if len(row) == 3 else f"leaf {row[0]} (position {row[1]})"
+            raise AuditFailure(where, what)
+
+
+def _event_name(originator_id: Any, version: Any, position: Any) -> str:
+    try:
+        originator = str(UUID(str(originator_id)))
+    except ValueError:
+        originator = repr(originator_id)
+    return f"event {originator} version {version} (position {position})"
+
+
 def live_checkpoints(checkpointer: Checkpointer) -> Iterator[str]:
     """Every stored checkpoint note, smallest size first, a page at a time."""
     after = -1
@@ -146,6 +189,12 @@ def live_checkpoints(checkpointer: Checkpointer) -> Iterator[str]:
 
 
 def _open(path: Path, mode: str) -> IO[bytes]:
+    if mode == "w":  # a bundle holds personal data: the owner's alone (0600), before a byte is written
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
     if str(path).endswith(".gz"):
         return gzip.open(path, mode + "b")  # type: ignore[return-value]
     return open(path, mode + "b")

@@ -1,7 +1,9 @@
 """Signed checkpoints of the transparency log (C2SP tlog-checkpoint in a C2SP signed note).
 
 Each checkpoint commits to the root of the first ``size`` leaves; all are kept, so an auditor can
-check any two for consistency.
+check any two for consistency. A log key or origin other than the ones that signed the stored checkpoints
+is refused when the checkpointer is made: auditors pin the verifier key, and a ledger that went on under
+another key would present them a second, unverifiable log.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from keys import KeyPair
-from ledger.note import format_checkpoint, sign_note, verifier_key_string
+from keys import KeyFileError, KeyPair
+from ledger.note import (NoteError, UnverifiedNoteError, format_checkpoint, open_note, parse_checkpoint, sign_note,
+                         verifier_key_string)
 from projections.logtree import LogTree
 from projections.store import Store
 
@@ -25,14 +28,52 @@ class StoredCheckpoint:
     created_at: str
 
 
-class Checkpointer:
-    """Makes, stores and serves signed checkpoints with the log key."""
+class CheckpointKeyError(KeyFileError):
+    """The log key or origin is not the one that signed the ledger's checkpoints."""
 
-    def __init__(self, store: Store, tree: LogTree, origin: str, log_key: KeyPair) -> None:
+
+class Checkpointer:
+    """Makes, stores and serves signed checkpoints with the log key.
+
+    Made over a ledger that has checkpoints, it first checks that its key and origin signed the latest
+    one (``check_key``), and refuses to be made otherwise.
+    """
+
+    def __init__(self, store: Store, tree: LogTree, origin: str, log_key: KeyPair,
+                 key_file: str = "keys/log.pem") -> None:
         self.store = store
         self.tree = tree
         self.origin = origin
         self.log_key = log_key
+        self.key_file = key_file
+        self.check_key()
+
+    def check_key(self) -> None:
+        """Raise CheckpointKeyError (one line naming the key file or the origin, and what to do) unless the
+        latest stored checkpoint verifies with this log key and has this origin; nothing to check on a log
+        without checkpoints."""
+        latest = self.latest()
+        if latest is None:
+            return
+        body = latest.note[: latest.note.rfind("\n\n") + 1]
+        try:
+            origin = parse_checkpoint(body).origin
+        except NoteError as exc:
+            raise CheckpointKeyError(f"the latest checkpoint (size {latest.size}) is malformed: {exc}") from None
+        if origin != self.origin:
+            raise CheckpointKeyError(
+                f"this ledger's checkpoints have the log origin {origin!r}, not {self.origin!r}: set "
+                f"CREDIT_LEDGER_LOG_ORIGIN={origin} (auditors pin the origin with the log's verifier key)")
+        try:
+            open_note(latest.note, self.verifier_key)
+        except UnverifiedNoteError:
+            raise CheckpointKeyError(
+                f"{self.key_file} is not the log key that signed this ledger's checkpoints (latest: size "
+                f"{latest.size}); put the original {self.key_file} back (mode 0600): auditors pin its verifier "
+                "key, and checkpoints under another key would not verify") from None
+        except NoteError as exc:
+            raise CheckpointKeyError(f"the latest checkpoint (size {latest.size}) does not verify with "
+                                     f"{self.key_file}: {exc}") from None
 
     @property
     def verifier_key(self) -> str:

@@ -125,6 +125,7 @@ class SQLiteStore:
         self._local = threading.local()
 
 
+LOCK_VIEW = "SELECT name FROM view_locks WHERE name = %s FOR UPDATE"
 COPY_MIN_ROWS = 64  # below it, COPY's extra messages cost more than the one prepared INSERT
 
 
@@ -133,8 +134,12 @@ class _PostgresTx:
         self.conn = conn
 
     def lock(self, name: str) -> None:
-        """Serialise writers of one view across threads and processes, until the transaction ends."""
-        self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+        """Serialise writers of one view across threads and processes, until the transaction ends: the view's
+        row of ``view_locks``, which only a role allowed to update that table can lock (an advisory lock
+        would be open to any login)."""
+        if not self.conn.execute(LOCK_VIEW, (name,), prepare=True).fetchall():
+            self.conn.execute("INSERT INTO view_locks (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,))
+            self.conn.execute(LOCK_VIEW, (name,))
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cur = self.conn.execute(query, tuple(params), prepare=True)  # type: ignore[arg-type]

@@ -26,6 +26,21 @@ def _not_a_query(envelope: Envelope) -> Envelope:
 
 router = APIRouter(prefix="/v1/statements", tags=["statements"])
 
+CHECK_IN_THREAD_ITEMS = 100
+"""A batch of more envelopes has their shapes checked in a worker thread, off the event loop."""
+
+
+def _check_items(items: list[Any]) -> tuple[list[dict[str, Any] | None], list[tuple[int, Envelope]]]:
+    """Each item's envelope checked on its own: the refusals in place, and the envelopes to submit."""
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    parsed: list[tuple[int, Envelope]] = []
+    for i, item in enumerate(items):
+        try:
+            parsed.append((i, _not_a_query(parse_envelope(item))))
+        except LedgerError as exc:
+            results[i] = {"index": i, "status": exc.status, "problem": problem_of(exc)}
+    return results, parsed
+
 
 def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
@@ -67,7 +82,7 @@ async def append_statement(request: Request, committer: CommitterDep, settings: 
     responses=BATCH_RESPONSES,
 )
 async def append_batch(request: Request, committer: CommitterDep, settings: SettingsDep) -> Response:
-    body = await read_json(request, settings.max_batch_body_bytes)
+    body = await read_json(request, settings.max_batch_body_bytes, settings.max_batch_items)
     if not isinstance(body, dict) or set(body) != {"envelopes"} or not isinstance(body["envelopes"], list):
         raise MalformedError('a batch is {"envelopes": [envelope, ...]}')
     items = body["envelopes"]
@@ -75,13 +90,10 @@ async def append_batch(request: Request, committer: CommitterDep, settings: Sett
         raise MalformedError("a batch needs at least one envelope")
     if len(items) > settings.max_batch_items:
         raise MalformedError(f"a batch holds at most {settings.max_batch_items} envelopes")
-    results: list[dict[str, Any] | None] = [None] * len(items)
-    parsed: list[tuple[int, Envelope]] = []
-    for i, item in enumerate(items):
-        try:
-            parsed.append((i, _not_a_query(parse_envelope(item))))
-        except LedgerError as exc:
-            results[i] = {"index": i, "status": exc.status, "problem": problem_of(exc)}
+    if len(items) > CHECK_IN_THREAD_ITEMS:
+        results, parsed = await asyncio.to_thread(_check_items, items)
+    else:
+        results, parsed = _check_items(items)
     if parsed:
         outcomes = await asyncio.wrap_future(committer.submit([e for _, e in parsed]))
         for (i, _), outcome in zip(parsed, outcomes, strict=True):

@@ -15,6 +15,7 @@ from ledger.statements import format_datetime
 from tests.support import World, make_resident_id, now
 
 P = "urn:credit-ledger:problem:"
+ID_CHECK = {"method": "id_card_reader", "reference": "window 3, card read 0815"}
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_archive_query_is_logged_before_data_and_shares_only_shareable_records(c
 SCOPE_CASES = {
     "archive": (dict(purposes=["administrative_licensing"]), dict(purpose="administrative_licensing", subject=True)),
     "subject_access_log": (dict(items=[], purposes=["subject_self_query"], roles=["service_window"]),
-                           dict(purpose="subject_self_query", subject=True)),
+                           dict(purpose="subject_self_query", subject=True, identity_check=ID_CHECK)),
     "access_log": (dict(items=[], purposes=["privacy_review"], roles=["privacy_officer"]),
                    dict(purpose="privacy_review")),
     "review_report": (dict(items=[], purposes=["privacy_review"], roles=["privacy_officer"]),
@@ -75,6 +76,8 @@ SCOPE_CASES = {
                       dict(purpose="audit", subject=True, filters={"position": 3})),
     "as_of_lists": (dict(items=[], purposes=["audit"], roles=["auditor"]),
                     dict(purpose="audit", filters={"position": 3, "list": "black"})),
+    "key_compromise": (dict(items=[], purposes=["audit"], roles=["auditor"]),
+                       dict(purpose="audit", filters={"key_id": "ed25519:" + "0" * 32})),
 }
 
 
@@ -205,13 +208,14 @@ def test_subject_sees_exactly_the_queries_about_them(client, world):
                 ask(world, dept, subject=me, purpose="public_funding")]  # refused, still listed
     for q in [*about_me, ask(world, dept, subject=someone), ask(world, other_dept, subject=someone)]:
         assert client.post("/v1/queries", json=q).status_code in (200, 403)
-    mine = ask(world, window, scope="subject_access_log", purpose="subject_self_query", subject=me)
+    mine = ask(world, window, scope="subject_access_log", purpose="subject_self_query", subject=me,
+               identity_check=ID_CHECK)
     r = client.post("/v1/queries", json=mine)
     assert r.status_code == 200, r.text
     listed = r.json()["data"]["queries"]
     assert len(listed) == len(about_me) + 1  # the self-query is about me too, and was logged first
     assert {q["department"] for q in listed} == {dept.code, other_dept.code, window.code}
-    assert all(set(q) == {"date", "department", "purpose", "outcome"} for q in listed)  # no operator
+    assert all(set(q) == {"date", "department", "purpose", "scope", "outcome"} for q in listed)  # no operator
     assert someone not in r.text and "staff-9" not in r.text
 
 
@@ -224,10 +228,11 @@ def test_privacy_officer_access_log_and_review_report(client, world):
         assert client.post("/v1/queries", json=ask(world, d, subject=subject)).status_code == 200
     q = ask(world, depts[1], subject=subject, purpose="other_management", justification="tip-off about licence fraud")
     assert client.post("/v1/queries", json=q).status_code == 200
-    r = client.post("/v1/queries", json=ask(world, officer, scope="access_log", purpose="privacy_review",
-                                           filters={"subject": subject}))
+    mine = ask(world, officer, scope="access_log", purpose="privacy_review", filters={"subject": subject})
+    r = client.post("/v1/queries", json=mine)
     assert r.status_code == 200, r.text
-    rows = r.json()["data"]["queries"]
+    own, *rows = r.json()["data"]["queries"]  # newest first: the officer's own read about the subject
+    assert own["query_id"] == mine["statement"]["id"] and own["department"] == officer.code
     assert len(rows) == 4 and {x["operator"] for x in rows} == {"staff-7"}
     by_purpose = client.post("/v1/queries", json=ask(world, officer, scope="access_log", purpose="privacy_review",
                                                      filters={"purpose": "other_management"})).json()

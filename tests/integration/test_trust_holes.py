@@ -255,3 +255,46 @@ def test_audit_fails_at_an_entry_signed_after_its_keys_revocation(world):
     with pytest.raises(AuditFailure) as info:
         auditor.add(forged)
     assert f"leaf {len(entries)}" in str(info.value) and "revoked" in str(info.value)
+
+
+def test_a_revocation_lists_its_compromise_window_and_an_auditor_can_page_it(client, world):
+    dept = world.department()
+    other = world.department()
+    effective = now() - timedelta(hours=2)
+    before_window = world.envelope(world.statement(
+        "record.submitted", dept.code, issued_at=effective - timedelta(hours=1), subject=make_resident_id(),
+        subject_name="张三", item="food_drug.serious", summary="s",
+        decision_date=(now().date() - timedelta(days=30)).isoformat(), document_number="D0", legal_basis="L"),
+        dept.key)
+    world.ledger.clock = lambda: effective - timedelta(minutes=30)  # recorded before effective_at
+    world.append_ok(before_window)
+    world.ledger.clock = lambda: now()
+    in_window = [world.submission(dept) for _ in range(3)]
+    world.append_ok(*in_window, world.submission(other))
+    revocation = world.signed(world.authority_dept, "key.revoked", key_id=dept.key.key_id,
+                              effective_at=format_datetime(effective), reason="laptop stolen")
+    r = client.post("/v1/statements", json=revocation)
+    assert r.status_code == 201, r.text
+    window = r.json()["compromise_window"]
+    assert [e["statement_id"] for e in window] == [e["statement"]["id"] for e in in_window]
+    assert all(e["type"] == "record.submitted" and e["position"] < r.json()["position"] for e in window)
+    # The same answer when the revocation is sent again.
+    again = client.post("/v1/statements", json=revocation)
+    assert again.status_code == 200 and again.json()["compromise_window"] == window
+    # An auditor reads the same window through a logged query.
+    auditor = world.department(items=[], purposes=["audit"], roles=["auditor"])
+    q = world.signed(auditor, "query.requested", operator="audit-1", purpose="audit", legal_basis="L",
+                     scope="key_compromise", filters={"key_id": dept.key.key_id})
+    before = world.ledger.count()
+    answer = client.post("/v1/queries", json=q)
+    assert answer.status_code == 200, answer.text
+    assert world.ledger.count() == before + 1
+    data = answer.json()["data"]
+    assert data["revoked"] and data["department"] == dept.code
+    assert data["revocation_position"] == r.json()["position"]
+    assert [e["statement_id"] for e in data["entries"]] == [e["statement_id"] for e in window]
+    # Without the auditor's role: refused, and recorded as refused.
+    q2 = world.signed(other, "query.requested", operator="x", purpose="administrative_licensing", legal_basis="L",
+                      scope="key_compromise", filters={"key_id": dept.key.key_id})
+    refused_answer = client.post("/v1/queries", json=q2)
+    assert refused_answer.status_code == 403 and "data" not in refused_answer.json()
