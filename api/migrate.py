@@ -99,22 +99,28 @@ def migrate(conninfo: str, schema: str = "public", lock_timeout_seconds: int = 6
     return done
 
 
-LEDGER_TABLES = ("ledger_events", "ledger_entries", "log_checkpoints")  # history: insert and select only
-LOCK_TABLES = ("ledger_append_lock",)  # empty, unchangeable: UPDATE only, the least that lets LOCK TABLE take it
-VIEW_TABLES = ("view_locks", "projection_positions", "log_nodes", "archive_records", "view_departments", "view_catalogues",
+LEDGER_TABLES = ("ledger_events", "ledger_entries", "log_checkpoints")  # history: select (checkpoints: insert too)
+APPEND_FUNCTION = "ledger_append(uuid[], bigint[], text[], bytea[], uuid[], bytea[], bytea[], text[], text[], text[])"
+# Empty tables that order writers (appends; each view's writers): UPDATE only, the least LOCK TABLE accepts.
+LOCK_TABLES = ("ledger_append_lock", "view_lock_log_tree", "view_lock_archive", "view_lock_access_log")
+VIEW_TABLES = ("projection_positions", "log_nodes", "archive_records", "view_departments", "view_catalogues",
                "access_log", "access_log_subjects")  # read models: rebuilt, so also update and delete
 
 
 def grant(conninfo: str, schema: str, role: str) -> None:
-    """Give the service's role what it needs and no more: it may insert into and read the ledger's
-    tables but never update or delete them (privileges, and the append-only triggers besides), and lock
-    the append lock table, whose triggers refuse any change."""
+    """Give the service's role what it needs and no more: it reads the ledger's tables and appends to the
+    history only through ``ledger_append()`` (positions from the sequence, every event with its entry, leaves
+    dense), inserts checkpoints, never updates or deletes (privileges, and the append-only triggers
+    besides), and may lock the lock tables, which hold nothing to change."""
     with psycopg.connect(conninfo, autocommit=False) as conn:
         ident = sql.Identifier(role)
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), ident))
         for table in LEDGER_TABLES:
             conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(schema, table), ident))
-            conn.execute(sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(sql.Identifier(schema, table), ident))
+            kinds = "SELECT, INSERT" if table == "log_checkpoints" else "SELECT"
+            conn.execute(sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(kinds), sql.Identifier(schema, table), ident))
+        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {}.{} TO {}").format(
+            sql.Identifier(schema), sql.SQL(APPEND_FUNCTION), ident))
         for table in LOCK_TABLES:
             conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(schema, table), ident))
             conn.execute(sql.SQL("GRANT UPDATE ON {} TO {}").format(sql.Identifier(schema, table), ident))
@@ -122,6 +128,4 @@ def grant(conninfo: str, schema: str, role: str) -> None:
             conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}")
                          .format(sql.Identifier(schema, table), ident))
         conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(schema, "schema_migrations"), ident))
-        conn.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}")
-                     .format(sql.Identifier(schema, "ledger_events_notification_id_seq"), ident))
         conn.commit()

@@ -176,14 +176,35 @@ class Ledger(Application[UUID]):
             ) from None
 
     def record(self, record_id: UUID | str) -> CreditRecord:
-        """A credit record's current state; NotFoundError if there is none."""
+        """A credit record's current state; NotFoundError if there is none.
+
+        Each event is applied only once its signature verifies with the registered key it names, of the
+        department that issued it: a row written into the database by other means than an append (even a
+        well-formed event with its entry) never changes what the ledger decides on."""
         try:
             agg = self.repository.get(UUID(str(record_id)))
         except AggregateNotFoundError:
             raise NotFoundError(f"no record {record_id}") from None
         if not isinstance(agg, CreditRecord):
             raise NotFoundError(f"no record {record_id}")
+        authority = self._authority or self._refresh_authority()
+        for ev in self.events.get(agg.id):
+            self._check_record_event(authority, ev)
         return agg
+
+    def _check_record_event(self, authority: Authority | None, ev: Any) -> None:
+        try:
+            issuer = orjson.loads(ev.statement)["issuer"]
+            key = authority.registry.keys.get(ev.key_id) if authority is not None else None
+            if key is None or key.department != issuer:
+                raise LedgerError(f"key {ev.key_id} is not a registered key of {issuer}")
+            verify_signature(key.public_key, ev.statement.encode("utf-8"), ev.signature)
+        except (LedgerError, KeyError_, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            log.critical("record event %s v%s does not verify: %s", ev.originator_id, ev.originator_version, exc)
+            raise IntegrityFailure(
+                f"an event of record {ev.originator_id} (version {ev.originator_version}) does not verify; the "
+                "ledger's database holds a row no append wrote: stop and run credit-ledger audit verify"
+            ) from None
 
     def count(self) -> int:
         """Number of statements in the ledger."""

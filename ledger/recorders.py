@@ -103,23 +103,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM {events} e"
             " JOIN {t} n ON n.notification_id = e.notification_id WHERE e.originator_id = %s"
         ).format(events=events, t=table)
-        # Events and their entries in one statement: the events' positions come from the insert, each
-        # entry joins its event on (aggregate, version), and leaf indexes continue densely in position
-        # order. Plain arrays bound in binary (%b): far faster to dump than a composite type or text.
+        # Events and their entries in one statement of ``ledger_append()`` (migrations/0008): the events'
+        # positions come from the insert, each entry joins its event on (aggregate, version), and leaf
+        # indexes continue densely in position order. The service's role may insert into neither table
+        # itself. Plain arrays bound in binary (%b): far faster to dump than a composite type or text.
         self.insert_statement = SQL(
-            "WITH ev AS (INSERT INTO {events} (originator_id, originator_version, topic, state)"
-            " SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
-            " RETURNING notification_id, originator_id, originator_version),"
-            " pending AS (SELECT ev.notification_id AS nid, u.sid, u.dig, u.lh, u.rat, u.oc, u.kid,"
-            " row_number() OVER (ORDER BY ev.notification_id) AS ord FROM ev"
-            " JOIN unnest(%b::uuid[], %b::bigint[], %b::uuid[], %b::bytea[], %b::bytea[], %b::text[], %b::text[],"
-            " %b::text[]) AS u(oid, ver, sid, dig, lh, rat, oc, kid)"
-            " ON u.oid = ev.originator_id AND u.ver = ev.originator_version),"
-            " en AS (INSERT INTO {t} (leaf_index, notification_id, statement_id, statement_digest, leaf_hash,"
-            " recorded_at, outcome, key_id) SELECT (SELECT COALESCE(MAX(leaf_index), -1) FROM {t}) + ord, nid, sid,"
-            " dig, lh, rat, oc, kid FROM pending RETURNING leaf_index, notification_id, statement_id)"
-            " SELECT notification_id, leaf_index, statement_id FROM en ORDER BY notification_id"
-        ).format(events=events, t=table)
+            "SELECT notification_id, leaf_index, statement_id FROM {}.ledger_append(%b::uuid[], %b::bigint[],"
+            " %b::text[], %b::bytea[], %b::uuid[], %b::bytea[], %b::bytea[], %b::text[], %b::text[], %b::text[])"
+        ).format(Identifier(self.datastore.schema))
         self.select_entries_statement = SQL(
             "SELECT leaf_index, notification_id, statement_id, statement_digest, leaf_hash, recorded_at, outcome "
             "FROM {t} WHERE statement_id = ANY(%b)"
@@ -158,7 +149,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         originators = [e.originator_id for e in stored_events]
         versions = [e.originator_version for e in stored_events]
         params = (originators, versions, [e.topic for e in stored_events], [e.state for e in stored_events],
-                  originators, versions, [r.statement_id for r in rows], [r.statement_digest for r in rows],
+                  [r.statement_id for r in rows], [r.statement_digest for r in rows],
                   [r.leaf_hash for r in rows], [r.recorded_at for r in rows], [r.outcome_text for r in rows],
                   [r.key_id for r in rows])
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:

@@ -125,7 +125,7 @@ class SQLiteStore:
         self._local = threading.local()
 
 
-LOCK_VIEW = "SELECT name FROM view_locks WHERE name = %s FOR UPDATE"
+_LOCK_VIEW: dict[str, str] = {}  # view name -> its LOCK TABLE statement
 COPY_MIN_ROWS = 64  # below it, COPY's extra messages cost more than the one prepared INSERT
 
 
@@ -134,12 +134,14 @@ class _PostgresTx:
         self.conn = conn
 
     def lock(self, name: str) -> None:
-        """Serialise writers of one view across threads and processes, until the transaction ends: the view's
-        row of ``view_locks``, which only a role allowed to update that table can lock (an advisory lock
-        would be open to any login)."""
-        if not self.conn.execute(LOCK_VIEW, (name,), prepare=True).fetchall():
-            self.conn.execute("INSERT INTO view_locks (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,))
-            self.conn.execute(LOCK_VIEW, (name,))
+        """Serialise writers of one view across threads and processes, until the transaction ends: an
+        ``EXCLUSIVE`` lock of the view's empty lock table, which only a role with a privilege on it can take
+        (an advisory lock would be open to any login)."""
+        statement = _LOCK_VIEW.get(name)
+        if statement is None:
+            statement = _LOCK_VIEW[name] = pgsql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
+                pgsql.Identifier("view_lock_" + name)).as_string(self.conn)
+        self.conn.execute(statement)
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cur = self.conn.execute(query, tuple(params), prepare=True)  # type: ignore[arg-type]

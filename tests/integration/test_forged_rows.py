@@ -242,9 +242,11 @@ FORGERIES = [_event_at_minus_one, _event_without_entry, _entry_without_event, _p
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("pg_world", ["service role"], indirect=True)
 @pytest.mark.parametrize("kind", ["revocation", "key"])
 @pytest.mark.parametrize("forgery", FORGERIES, ids=[f.__name__.strip("_") for f in FORGERIES])
 def test_postgres_refuses_forged_rows_from_the_services_own_role(pg_world, kind, forgery):
+    """The service's role writes history only through ledger_append(): it may insert no row itself."""
     world, service_url = pg_world
     dept = world.department()
     record_id = str(world.append_ok(world.submission(dept))[0].statement_id)
@@ -256,7 +258,7 @@ def test_postgres_refuses_forged_rows_from_the_services_own_role(pg_world, kind,
         with pytest.raises(psycopg.Error) as refused:
             forgery(conn, event)
             conn.commit()
-    assert isinstance(refused.value, (psycopg.errors.CheckViolation, psycopg.errors.ObjectNotInPrerequisiteState))
+    assert isinstance(refused.value, psycopg.errors.InsufficientPrivilege)
     assert world.ledger.count() == before and not world.ledger.record(record_id).revoked
     with psycopg.connect(PG_URL) as conn:
         table = sql.Identifier(world.settings.database_schema, "ledger_events")
@@ -334,8 +336,8 @@ def test_a_service_role_granted_before_the_append_lock_existed_may_take_it(pg_sc
 
 @pytest.mark.postgres
 def test_a_login_without_privileges_cannot_stop_queries_by_holding_a_view_lock(pg_world, monkeypatch):
-    """Query answers wait for their view to catch up; the views' writer locks are rows of ``view_locks``, which
-    a login without privileges can neither lock nor block by holding the advisory keys they once were."""
+    """Query answers wait for their view to catch up; the views' writer locks are tables a login without
+    privileges can neither lock nor block by holding the advisory keys they once were."""
     world, _ = pg_world
     schema = world.settings.database_schema
     dept = world.department()
@@ -344,9 +346,11 @@ def test_a_login_without_privileges_cannot_stop_queries_by_holding_a_view_lock(p
     world.append_ok(record)
     monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=5s")  # a blocked catch-up fails instead of hanging
     with login_role(privileged_on_schema=schema) as (_, intruder_url), psycopg.connect(intruder_url) as intruder:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            intruder.execute(sql.SQL("SELECT name FROM {} FOR UPDATE").format(sql.Identifier(schema, "view_locks")))
-        intruder.rollback()
+        for view in ("archive", "access_log", "log_tree"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                intruder.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
+                    sql.Identifier(schema, "view_lock_" + view)))
+            intruder.rollback()
         for name in ("archive", "access_log", "log_tree"):  # the advisory keys views once queued on
             intruder.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
         intruder.commit()
@@ -360,3 +364,43 @@ def test_a_login_without_privileges_cannot_stop_queries_by_holding_a_view_lock(p
             views.tree.catch_up()
         finally:
             views.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("pg_world", ["service role"], indirect=True)
+@pytest.mark.parametrize("kind", ["revocation", "key"])
+def test_a_well_formed_forged_pair_through_the_append_function_changes_nothing(pg_world, kind, monkeypatch):
+    """The service's role may call ledger_append() as an append does, with an event no department signed:
+    the live ledger refuses to decide on it (500 ledger-integrity, nothing accepted) and the audit names it."""
+    from ledger.errors import IntegrityFailure
+
+    world, service_url = pg_world
+    dept = world.department()
+    attacker = KeyPair.generate()
+    record_id = str(world.append_ok(world.submission(dept))[0].statement_id)
+    event = forged_revocation(world, dept, record_id) if kind == "revocation" else forged_key(world, dept, attacker)
+    with psycopg.connect(service_url) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(world.settings.database_schema)))
+        conn.execute("SELECT * FROM ledger_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                     ([event.originator_id], [event.originator_version], [event.topic], [event.state],
+                      [uuid.uuid4()], [b"\0" * 32], [b"\0" * 32], [format_datetime(now())], [None], [None]))
+    fresh = open_ledger(world.settings)
+    try:
+        if kind == "revocation":
+            with pytest.raises(IntegrityFailure):
+                fresh.record(record_id)
+            (outcome,) = fresh.append([parse_envelope(world.signed(dept, "record.corrected", record_id=record_id,
+                                                                   record_version=1, changes={"summary": "x"},
+                                                                   reason="r"))])
+        else:
+            forged = world.envelope(world.statement("record.submitted", dept.code, subject=make_resident_id(),
+                                                    subject_name="李四", item="food_drug.serious", summary="s",
+                                                    decision_date="2026-01-10", document_number="D",
+                                                    legal_basis="L"), attacker)
+            with pytest.raises(IntegrityFailure):
+                fresh.append([parse_envelope(forged)])
+            outcome = IntegrityFailure("refused")
+        assert isinstance(outcome, IntegrityFailure)
+    finally:
+        fresh.close()
+    assert audit(world, monkeypatch) == 1
