@@ -201,3 +201,22 @@ def random_history(world: World, count: int, seed: int = 1) -> int:
             flush()
     flush()
     return accepted
+
+
+def wait_until_serving(proc: Any, url: str, log: Any, seconds: float = 60) -> None:
+    """Return once the server process at ``url`` answers ``/healthz``; fail with its log if it exits first."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            raise AssertionError("server did not start: " + log.read())
+        time.sleep(0.2)

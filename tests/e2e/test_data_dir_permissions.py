@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 
 from api.settings import Settings
 from tests.reliability.harness import CLI, free_port, server_env
-from tests.support import World
+from tests.support import World, wait_until_serving
 
 pytestmark = pytest.mark.server
 
@@ -55,18 +54,8 @@ def serving(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
     proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--log-level", "warning"], env=server_env(settings),
                             stdout=log, stderr=subprocess.STDOUT, preexec_fn=_permissive)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise AssertionError("server did not start: " + log.read())
-            time.sleep(0.2)
+        wait_until_serving(proc, url, log)
         yield settings, url
     finally:
         proc.terminate()

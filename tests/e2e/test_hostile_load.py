@@ -28,7 +28,7 @@ from keys import KeyPair
 from ledger.catalogue import shipped_catalogue_document
 from ledger.genesis import AUTHORITY_CODE, DEFAULT_ORIGIN, authority_statement
 from ledger.statements import format_datetime, make_envelope
-from tests.support import make_resident_id, make_uscc, now
+from tests.support import make_resident_id, make_uscc, now, wait_until_serving
 
 pytestmark = pytest.mark.server
 CLI = shutil.which("credit-ledger") or str(Path(sys.executable).parent / "credit-ledger")
@@ -76,18 +76,12 @@ def start(cwd: Path, env: dict[str, str]) -> Server:
     proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--log-level", "warning"], cwd=cwd, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                return Server(proc, url, port, cwd)
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.seek(0)
-            raise AssertionError("server did not start: " + log.read())
-        time.sleep(0.2)
+    try:
+        wait_until_serving(proc, url, log)
+    except AssertionError:
+        proc.kill()
+        raise
+    return Server(proc, url, port, cwd)
 
 
 @pytest.fixture(scope="module")

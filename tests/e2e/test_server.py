@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import PG_URL
-from tests.support import make_resident_id, make_uscc
+from tests.support import make_resident_id, make_uscc, wait_until_serving
 
 pytestmark = pytest.mark.server
 CLI = shutil.which("credit-ledger") or str(Path(sys.executable).parent / "credit-ledger")
@@ -47,17 +47,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
     proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--log-level", "warning"], cwd=tmp_path, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.seek(0)
-            raise AssertionError("server did not start: " + log.read())
-        time.sleep(0.2)
+    wait_until_serving(proc, url, log)
     try:
         yield url, env, tmp_path
     finally:

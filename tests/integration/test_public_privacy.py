@@ -15,7 +15,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.runtime import open_views
 from projections.archive import replay
 from tests.support import World, now
 
