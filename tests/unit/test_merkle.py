@@ -21,8 +21,9 @@ from ledger.merkle import (
 
 # --- transparency-dev/merkle known-answer vectors ----------------------------
 
+# Carried in the repository, with their licence and origin (tests/vectors/transparency-dev-merkle/README.md).
 VECTORS = Path(os.environ.get("CREDIT_LEDGER_VECTORS")
-               or Path(__file__).resolve().parents[3] / "shared" / "vectors" / "transparency-dev-merkle")
+               or Path(__file__).resolve().parents[1] / "vectors" / "transparency-dev-merkle")
 VECTOR_FILES = sorted(VECTORS.rglob("*.json")) if VECTORS.is_dir() else []
 
 
