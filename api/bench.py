@@ -289,7 +289,7 @@ def run(quick: bool, json_path: Path | None, postgres_url: str | None, only: set
     figures: list[dict[str, Any]] = []
     try:
         if want("http") and postgres_url:
-            figures += bench_http(settings_for, seconds, 8_000 if quick else 40_000, 2 if quick else 20,
+            figures += bench_http(settings_for, seconds, 20_000 if quick else 60_000, 2 if quick else 20,
                                   int(os.environ.get("CREDIT_LEDGER_BENCH_WORKERS", str(os.cpu_count() or 1))))
         if want("rebuild"):
             figures += bench_rebuild(settings_for("rebuild"), 3_000 if quick else 200_000)

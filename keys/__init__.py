@@ -4,7 +4,7 @@ This layer depends on the standard library and `cryptography` only.
 """
 
 from keys.errors import KeyError_, KeyFileError, KeyNotValidError, KeyRevokedError, SignatureError, UnknownKeyError
-from keys.keypair import KeyPair, key_id_for, public_key_from_b64, signatures_valid, verify_signature
+from keys.keypair import KeyPair, key_id_for, public_key_from_b64, signatures_valid, verify_signature, verify_with
 from keys.points import public_key_problem
 from keys.registry import Department, KeyRecord, KeyRegistry
 
@@ -24,4 +24,5 @@ __all__ = [
     "public_key_problem",
     "signatures_valid",
     "verify_signature",
+    "verify_with",
 ]

@@ -43,6 +43,12 @@ def public_key_from_b64(text: str) -> bytes:
 
 def verify_signature(public_key: bytes, message: bytes, signature_b64: str) -> None:
     """Verify a base64 Ed25519 signature over ``message``; raise SignatureError if it fails."""
+    verify_with(Ed25519PublicKey.from_public_bytes(public_key), message, signature_b64)
+
+
+def verify_with(key: Ed25519PublicKey, message: bytes, signature_b64: str) -> None:
+    """``verify_signature`` with the public key already decoded (a verifier checking many signatures of
+    few keys decodes each key once)."""
     try:
         signature = base64.b64decode(signature_b64, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -50,7 +56,7 @@ def verify_signature(public_key: bytes, message: bytes, signature_b64: str) -> N
     if len(signature) != 64:
         raise SignatureError("an Ed25519 signature is 64 bytes")
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+        key.verify(signature, message)
     except InvalidSignature as exc:
         raise SignatureError("signature does not verify over the statement's canonical bytes") from exc
 

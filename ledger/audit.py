@@ -17,15 +17,12 @@ log. Each check raises ``AuditFailure`` naming the first bad entry or checkpoint
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, NamedTuple
 
 import orjson
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from keys import (
@@ -33,10 +30,10 @@ from keys import (
     KeyError_,
     KeyRecord,
     KeyRegistry,
-    SignatureError,
     key_id_for,
     public_key_from_b64,
     public_key_problem,
+    verify_with,
 )
 from ledger import queries
 from ledger.canonical import canonical_bytes
@@ -184,16 +181,7 @@ class EntryChecker:
         key = self._keys.get(public_key)
         if key is None:
             key = self._keys[public_key] = Ed25519PublicKey.from_public_bytes(public_key)
-        try:
-            signature = base64.b64decode(signature_b64, validate=True)
-        except (binascii.Error, ValueError):
-            raise SignatureError("signature is not valid base64") from None
-        if len(signature) != 64:
-            raise SignatureError("an Ed25519 signature is 64 bytes")
-        try:
-            key.verify(signature, message)
-        except InvalidSignature:
-            raise SignatureError("signature does not verify over the statement's canonical bytes") from None
+        verify_with(key, message, signature_b64)
 
     def _check_query(self, st, entry: AuditEntry, where: str) -> None:  # type: ignore[no-untyped-def]
         """An accepted query must be one the policy accepts (freshness aside: its bound is a setting)."""

@@ -10,11 +10,12 @@ the statement's canonical bytes. The leaf hash is SHA-256(0x00 || leaf data) (RF
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
 import rfc8785
+
+from ledger.merkle import leaf_hash
 
 _SAFE = re.compile(r"^[A-Za-z0-9+/=:.\-]*$")
 
@@ -39,5 +40,4 @@ def entry_leaf_hash(
     statement_canonical: bytes, key_id: str, signature: str, recorded_at: str, outcome: dict[str, Any] | None = None
 ) -> bytes:
     """RFC 9162 leaf hash of an entry."""
-    data = entry_bytes(statement_canonical, key_id, signature, recorded_at, outcome)
-    return hashlib.sha256(b"\x00" + data).digest()
+    return leaf_hash(entry_bytes(statement_canonical, key_id, signature, recorded_at, outcome))

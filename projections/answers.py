@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from ledger.application import Ledger
 from ledger.review import review
-from ledger.statements import parse_datetime
+from ledger.statements import format_datetime, parse_datetime
 from projections.access_log import AccessLogView, entries_before
 from projections.archive import ArchiveView, position_at, replay
 from projections.store import Store
@@ -138,5 +138,4 @@ def shared_archive(archive: dict[str, Any]) -> dict[str, Any]:
     return {**archive, "records": records}
 
 
-def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_iso = format_datetime

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from keys import KeyFileError, KeyPair
 from ledger.note import (NoteError, UnverifiedNoteError, format_checkpoint, open_note, parse_checkpoint, sign_note,
                          verifier_key_string)
+from ledger.statements import format_datetime
 from projections.logtree import LogTree
 from projections.store import Store
 
@@ -108,7 +109,7 @@ class Checkpointer:
             return None
         root = self.tree.root(size)
         note = sign_note(format_checkpoint(self.origin, size, root), self.origin, self.log_key.private_key)
-        created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        created = format_datetime(datetime.now(timezone.utc))
         with self.store.transaction() as tx:
             tx.execute(
                 "INSERT INTO log_checkpoints (size, root, note, created_at) VALUES (%s, %s, %s, %s) "

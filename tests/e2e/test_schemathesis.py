@@ -16,13 +16,13 @@ from schemathesis.specs.openapi.checks import (
     content_type_conformance, response_schema_conformance, status_code_conformance,
 )
 
+from tests.reliability.harness import Server, free_port
+from tests.support import World
+
 # No 5xx, and every response (status, media type, body) as the OpenAPI document says. The document
 # describes statements loosely (their fields depend on the type), so "schema-valid data is accepted"
 # is not one of the checks: refusing such data with a 4xx problem is the ledger's job.
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-
-from tests.reliability.harness import Server, free_port
-from tests.support import World
 
 OPERATIONS = [
     ("POST", "/v1/statements"), ("POST", "/v1/statements/batch"), ("POST", "/v1/queries"), ("GET", "/healthz"),
