@@ -187,12 +187,24 @@ class Ledger(Application[UUID]):
             raise NotFoundError(f"no record {record_id}") from None
         if not isinstance(agg, CreditRecord):
             raise NotFoundError(f"no record {record_id}")
+        events = list(self.events.get(agg.id))
         authority = self._authority or self._refresh_authority()
-        for ev in self.events.get(agg.id):
-            self._check_record_event(authority, ev)
+        for ev in events:
+            if not self._record_event_verifies(authority, ev):
+                # Another process may have registered the key since: look again before refusing.
+                with self._lock:
+                    authority = self._refresh_authority()
+                self._check_record_event(authority, ev)
         return agg
 
-    def _check_record_event(self, authority: Authority | None, ev: Any) -> None:
+    def _record_event_verifies(self, authority: Authority | None, ev: Any) -> bool:
+        try:
+            self._check_record_event(authority, ev, quiet=True)
+        except IntegrityFailure:
+            return False
+        return True
+
+    def _check_record_event(self, authority: Authority | None, ev: Any, quiet: bool = False) -> None:
         try:
             issuer = orjson.loads(ev.statement)["issuer"]
             key = authority.registry.keys.get(ev.key_id) if authority is not None else None
@@ -200,7 +212,8 @@ class Ledger(Application[UUID]):
                 raise LedgerError(f"key {ev.key_id} is not a registered key of {issuer}")
             verify_signature(key.public_key, ev.statement.encode("utf-8"), ev.signature)
         except (LedgerError, KeyError_, orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            log.critical("record event %s v%s does not verify: %s", ev.originator_id, ev.originator_version, exc)
+            if not quiet:
+                log.critical("record event %s v%s does not verify: %s", ev.originator_id, ev.originator_version, exc)
             raise IntegrityFailure(
                 f"an event of record {ev.originator_id} (version {ev.originator_version}) does not verify; the "
                 "ledger's database holds a row no append wrote: stop and run credit-ledger audit verify"

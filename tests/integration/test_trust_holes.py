@@ -298,3 +298,21 @@ def test_a_revocation_lists_its_compromise_window_and_an_auditor_can_page_it(cli
                       scope="key_compromise", filters={"key_id": dept.key.key_id})
     refused_answer = client.post("/v1/queries", json=q2)
     assert refused_answer.status_code == 403 and "data" not in refused_answer.json()
+
+
+def test_a_record_signed_with_a_key_another_process_registered_loads_without_a_false_alarm(world):
+    """Record events are verified as they load; a key registered through another process since this one last
+    looked is found by looking again, not reported as a forged row."""
+    from api.runtime import open_ledger
+
+    world.ledger.authority()  # this process's view of the registry, before the key exists
+    other = open_ledger(world.settings)
+    try:
+        original, world.ledger = world.ledger, other
+        dept = world.department()
+        rec = world.submission(dept)
+        world.append_ok(rec)
+    finally:
+        world.ledger = original
+        other.close()
+    assert world.ledger.record(rec["statement"]["id"]).issuer == dept.code
