@@ -14,13 +14,14 @@ from uuid import NAMESPACE_URL, uuid5
 import orjson
 from eventsourcing.domain import Aggregate, event
 
-from keys import Department, KeyRecord, KeyRegistry, key_id_for, public_key_from_b64, public_key_problem
+from keys import KeyRegistry, key_id_for, public_key_from_b64, public_key_problem
 from ledger import record_doc, rules
 from ledger.catalogue import Catalogue, Item, parse_catalogue
 from ledger.identifiers import age_on
+from ledger.registry_changes import apply_authority_statement
 from ledger.screen import refuse_personal_data
 from ledger.errors import ConflictError, ForbiddenError, RuleError, ValidationError
-from ledger.statements import CORRECTABLE, SCHEMAS, Statement, format_datetime, parse_date, parse_datetime
+from ledger.statements import CORRECTABLE, SCHEMAS, Statement, format_datetime, parse_date
 
 AUTHORITY_ID = uuid5(NAMESPACE_URL, "urn:credit-ledger:authority")
 
@@ -67,12 +68,8 @@ class Authority(Aggregate):
         self._register(_values(statement))
 
     def _register(self, s: dict[str, Any]) -> None:
-        dept = Department(
-            code=s["department"], name=s["name"], items=frozenset(s["items"]),
-            purposes=frozenset(s["purposes"]), roles=frozenset(s.get("roles", [])),
-        )
-        self.registry.register(dept)
-        if "authority" in dept.roles and not self.authority_code:
+        dept = apply_authority_statement(self.registry, "department.registered", s)
+        if dept is not None and "authority" in dept.roles and not self.authority_code:
             self.authority_code = dept.code
 
     @property
@@ -90,16 +87,11 @@ class Authority(Aggregate):
 
     @event(KeyAdded)
     def _key_added(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:
-        s = _values(statement)
-        self.registry.add_key(KeyRecord(
-            key_id=s["key_id"], department=s["department"], public_key=public_key_from_b64(s["public_key"]),
-            valid_from=parse_datetime(s["valid_from"]),
-        ))
+        apply_authority_statement(self.registry, "key.added", _values(statement))
 
     @event(KeyRevoked)
     def _key_revoked(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:
-        s = _values(statement)
-        self.registry.revoke_key(s["key_id"], parse_datetime(s["effective_at"]))
+        apply_authority_statement(self.registry, "key.revoked", _values(statement))
 
     @event(CataloguePublished)
     def _catalogue_published(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:

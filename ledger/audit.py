@@ -26,9 +26,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from keys import (
-    Department,
     KeyError_,
-    KeyRecord,
     KeyRegistry,
     key_id_for,
     public_key_from_b64,
@@ -41,6 +39,7 @@ from ledger.entries import entry_bytes
 from ledger.errors import LedgerError
 from ledger.merkle import StreamingTreeBuilder, leaf_hash
 from ledger.note import NoteError, open_checkpoint
+from ledger.registry_changes import apply_authority_statement
 from ledger.statements import AUTHORITY_TYPES, parse_datetime, parse_statement
 
 
@@ -277,19 +276,12 @@ class Auditor:
         self._check_checkpoints()
 
     def _apply(self, st) -> None:  # type: ignore[no-untyped-def]
-        v = st.values
-        if st.type == "department.registered":
-            roles = frozenset(v.get("roles", []))
-            self.registry.register(Department(v["department"], v["name"], frozenset(v["items"]),
-                                              frozenset(v["purposes"]), roles))
-            if "authority" in roles and self.authority_code is None:
-                self.authority_code = v["department"]
-                self.report.authorities.append(v["department"])
-        elif st.type == "key.added":
-            self.registry.add_key(KeyRecord(v["key_id"], v["department"], public_key_from_b64(v["public_key"]),
-                                            valid_from=v["valid_from"]))
-        elif st.type == "key.revoked" and v["key_id"] in self.registry.keys:
-            self.registry.revoke_key(v["key_id"], parse_datetime(st.body["effective_at"]))
+        if st.type not in AUTHORITY_TYPES:
+            return
+        department = apply_authority_statement(self.registry, st.type, st.body)
+        if department is not None and "authority" in department.roles and self.authority_code is None:
+            self.authority_code = department.code
+            self.report.authorities.append(department.code)
 
     def add_checkpoint(self, note: str) -> None:
         """Check a checkpoint now: its size must be the number of entries added so far."""

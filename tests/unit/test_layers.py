@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RANK = {"keys": 0, "ledger": 1, "projections": 2, "api": 3}
 PURE = ["ledger/canonical.py", "ledger/identifiers.py", "ledger/rules.py", "ledger/entries.py", "ledger/statements.py",
         "ledger/merkle.py", "ledger/note.py", "ledger/genesis.py", "ledger/screen.py", "ledger/archive_rules.py",
-        "ledger/record_doc.py"]
+        "ledger/registry_changes.py", "keys/points.py", "ledger/record_doc.py"]
 IO_MODULES = {"os", "io", "socket", "sqlite3", "psycopg", "subprocess", "pathlib", "urllib", "http", "requests",
               "httpx", "eventsourcing", "shutil", "tempfile"}
 
