@@ -165,3 +165,53 @@ def report(scenario: str, rounds: int, result: dict[str, Any]) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(line) + "\n")
+
+
+class ThrowawayCluster:
+    """A PostgreSQL cluster of a test's own: initdb into a temporary directory, a free port on 127.0.0.1,
+    removed afterwards. Scenarios that stop or restart PostgreSQL use one, never the configured server."""
+
+    def __init__(self) -> None:
+        import glob
+        import shutil
+        import tempfile
+
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
+        if not found[-1]:
+            raise RuntimeError("initdb is not installed (Debian: postgresql)")
+        self.bin = Path(found[-1]).parent
+        # Its own directory straight under the temporary root: the postgres user must reach it.
+        self.dir = Path(tempfile.mkdtemp(prefix="credit-ledger-pg-"))
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # initdb refuses root
+        done = subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{Path(args[0]).name} failed: {done.stderr.strip()}")
+
+    def _pg_ctl(self, *args: str) -> None:
+        # The server's output goes to a log file: inherited pipes would keep the call waiting.
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-w", *args)
+
+    def start(self) -> None:
+        if os.geteuid() == 0:
+            import pwd
+
+            user = pwd.getpwnam("postgres")
+            os.chown(self.dir, user.pw_uid, user.pw_gid)
+        self._run(str(self.bin / "initdb"), "-D", str(self.dir / "data"), "-U", "postgres", "-A", "trust")
+        self._pg_ctl("-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start")
+
+    def restart(self) -> None:
+        self._pg_ctl("-m", "fast", "restart")
+
+    def remove(self) -> None:
+        import shutil
+
+        try:
+            self._pg_ctl("-m", "immediate", "stop")
+        except RuntimeError:
+            pass  # not running
+        shutil.rmtree(self.dir, ignore_errors=True)
