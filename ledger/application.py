@@ -26,7 +26,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
@@ -181,20 +181,19 @@ class Ledger(Application[UUID]):
         Each event is applied only once its signature verifies with the registered key it names, of the
         department that issued it: a row written into the database by other means than an append (even a
         well-formed event with its entry) never changes what the ledger decides on."""
-        try:
-            agg = self.repository.get(UUID(str(record_id)))
-        except AggregateNotFoundError:
-            raise NotFoundError(f"no record {record_id}") from None
-        if not isinstance(agg, CreditRecord):
+        events = list(self.events.get(UUID(str(record_id))))  # read once: checked, then applied
+        if not events or not isinstance(events[0], CreditRecord.Submitted):
             raise NotFoundError(f"no record {record_id}")
-        events = list(self.events.get(agg.id))
         authority = self._authority or self._refresh_authority()
+        agg = None
         for ev in events:
             if not self._record_event_verifies(authority, ev):
                 # Another process may have registered the key since: look again before refusing.
                 with self._lock:
                     authority = self._refresh_authority()
                 self._check_record_event(authority, ev)
+            agg = ev.mutate(agg)
+        assert isinstance(agg, CreditRecord)
         return agg
 
     def _record_event_verifies(self, authority: Authority | None, ev: Any) -> bool:
@@ -445,9 +444,11 @@ class Ledger(Application[UUID]):
 
     def _revocation_position(self, key_id: str) -> int | None:
         for ev in self.events.get(AUTHORITY_ID):
-            if isinstance(ev, Authority.KeyRevoked) and orjson.loads(ev.statement)["key_id"] == key_id:
-                statement_id = UUID(orjson.loads(ev.statement)["id"])
-                return self.recorder.find_entries([statement_id])[statement_id].position
+            if isinstance(ev, Authority.KeyRevoked):
+                statement = orjson.loads(ev.statement)
+                if statement["key_id"] == key_id:
+                    statement_id = UUID(statement["id"])
+                    return self.recorder.find_entries([statement_id])[statement_id].position
         return None
 
     # At most this many entries of a compromise window are listed (the auditor's scope pages on).

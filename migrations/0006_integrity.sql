@@ -35,18 +35,3 @@ CREATE TRIGGER ledger_append_lock_unchanged BEFORE INSERT OR UPDATE OR DELETE ON
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_lock_change();
 CREATE TRIGGER ledger_append_lock_no_truncate BEFORE TRUNCATE ON ledger_append_lock
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_lock_change();
-
--- A service role granted before this table existed (``migrate --grant-to`` grants INSERT on the events
--- table) may take the lock too.
-DO $$
-DECLARE
-    appender regrole;
-BEGIN
-    FOR appender IN
-        SELECT DISTINCT a.grantee::regrole FROM pg_class c, aclexplode(c.relacl) a
-        WHERE c.oid = 'ledger_events'::regclass AND a.privilege_type = 'INSERT' AND a.grantee NOT IN (0, c.relowner)
-    LOOP
-        EXECUTE format('GRANT UPDATE ON ledger_append_lock TO %s', appender);
-    END LOOP;
-END
-$$;

@@ -48,20 +48,3 @@ END
 $$;
 REVOKE ALL ON FUNCTION ledger_append(uuid[], bigint[], text[], bytea[], uuid[], bytea[], bytea[], text[], text[],
                                      text[]) FROM PUBLIC;
-
--- A service role granted before: it appends through the function from now on, and inserts into neither
--- table any more.
-DO $$
-DECLARE
-    appender regrole;
-BEGIN
-    FOR appender IN
-        SELECT DISTINCT a.grantee::regrole FROM pg_class c, aclexplode(c.relacl) a
-        WHERE c.oid = 'ledger_events'::regclass AND a.privilege_type = 'INSERT' AND a.grantee NOT IN (0, c.relowner)
-    LOOP
-        EXECUTE format('REVOKE INSERT ON ledger_events, ledger_entries FROM %s', appender);
-        EXECUTE format('GRANT EXECUTE ON FUNCTION ledger_append(uuid[], bigint[], text[], bytea[], uuid[], bytea[],'
-                       ' bytea[], text[], text[], text[]) TO %s', appender);
-    END LOOP;
-END
-$$;

@@ -6,17 +6,22 @@ CREATE TABLE view_lock_log_tree ();
 CREATE TABLE view_lock_archive ();
 CREATE TABLE view_lock_access_log ();
 
--- A service role granted before these tables existed (``migrate --grant-to`` grants UPDATE on the views)
--- may lock them too.
+-- A service role granted before 0006 (``migrate --grant-to`` then granted INSERT on the events table):
+-- it appends through ledger_append() from now on, inserting into neither table itself, and may take the
+-- lock tables.
 DO $$
 DECLARE
-    writer regrole;
+    appender regrole;
 BEGIN
-    FOR writer IN
+    FOR appender IN
         SELECT DISTINCT a.grantee::regrole FROM pg_class c, aclexplode(c.relacl) a
-        WHERE c.oid = 'archive_records'::regclass AND a.privilege_type = 'UPDATE' AND a.grantee NOT IN (0, c.relowner)
+        WHERE c.oid = 'ledger_events'::regclass AND a.privilege_type = 'INSERT' AND a.grantee NOT IN (0, c.relowner)
     LOOP
-        EXECUTE format('GRANT UPDATE ON view_lock_log_tree, view_lock_archive, view_lock_access_log TO %s', writer);
+        EXECUTE format('REVOKE INSERT ON ledger_events, ledger_entries FROM %s', appender);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION ledger_append(uuid[], bigint[], text[], bytea[], uuid[], bytea[],'
+                       ' bytea[], text[], text[], text[]) TO %s', appender);
+        EXECUTE format('GRANT UPDATE ON ledger_append_lock, view_lock_log_tree, view_lock_archive,'
+                       ' view_lock_access_log TO %s', appender);
     END LOOP;
 END
 $$;

@@ -121,7 +121,7 @@ def _walk(ledger: Ledger, store: Store, events_after: EventPages) -> Iterator[Au
     after_position = 0  # positions start at 1
     while True:
         rows = store.query(
-            "SELECT leaf_index, notification_id, leaf_hash FROM ledger_entries WHERE leaf_index >= %s "
+            "SELECT leaf_index, notification_id, leaf_hash, key_id FROM ledger_entries WHERE leaf_index >= %s "
             "ORDER BY leaf_index LIMIT %s", (leaf, PAGE))
         events = events_after(after_position, PAGE)
         if not rows and not events:
@@ -137,7 +137,11 @@ def _walk(ledger: Ledger, store: Store, events_after: EventPages) -> Iterator[Au
                 got = "no further event" if event is None else f"event at position {event.id}"
                 raise AuditFailure(f"leaf {index} (position {position})",
                                    f"its event is missing or out of place ({got} instead)")
-            yield decoder.entry(event, index, position, stored)
+            entry = decoder.entry(event, index, position, stored)
+            if row[3] != entry.key_id:  # what a compromise window is found by
+                raise AuditFailure(f"leaf {index} (position {position})",
+                                   f"the entry row names key {row[3]}, its statement is signed with {entry.key_id}")
+            yield entry
             leaf = index + 1
             after_position = position
         if len(rows) < PAGE and len(events) < PAGE:

@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from api.app import create_app
 from api.settings import Settings
 from tests.support import World
 
@@ -66,6 +70,33 @@ def settings(request: pytest.FixtureRequest, tmp_path) -> Settings:  # type: ign
         schema = request.getfixturevalue("pg_schema")
         return Settings(data_dir=tmp_path / "data", database_url=PG_URL, database_schema=schema)
     return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def client(world: World) -> Iterator[TestClient]:
+    """The app over the world's settings, served in-process (its lifespan runs)."""
+    with TestClient(create_app(world.settings)) as c:
+        yield c
+
+
+@contextmanager
+def login_role(usage_on_schema: str | None = None) -> Iterator[tuple[str, str]]:
+    """A new login role on the test server and its conninfo (with USAGE on the given schema, if any);
+    dropped afterwards with whatever it owns."""
+    role, password = "role_" + uuid.uuid4().hex[:10], uuid.uuid4().hex
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        if usage_on_schema:
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(usage_on_schema),
+                                                                          sql.Identifier(role)))
+    params = conninfo_to_dict(PG_URL)
+    params.update(user=role, password=password)
+    try:
+        yield role, make_conninfo(**params)
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ identity check and are reviewed. Both backends."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from ledger.errors import ValidationError
 from ledger.review import SELF_QUERY_OPERATOR_DAY
 from ledger.statements import parse_envelope
@@ -20,11 +18,6 @@ from tests.support import Department, World, make_resident_id
 P = "urn:credit-ledger:problem:"
 ID_CHECK = {"method": "id_card_reader", "reference": "window 2, card read 4711"}
 
-
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.settings)) as c:
-        yield c
 
 
 def ask(world: World, dept: Department, scope: str = "archive", purpose: str = "administrative_licensing",

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 
 from api import fastpath
-from api.app import create_app
 from api.deps import get_settings
 from tests.support import World, make_resident_id
 
-
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.settings)) as c:
-        yield c
 
 
 def _cases(world: World) -> list[tuple[str, bytes, dict[str, str]]]:

@@ -16,7 +16,6 @@ import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from api.cli import main as cli
 from api.migrate import available, migrate
@@ -26,7 +25,7 @@ from keys import KeyPair
 from ledger.aggregates import AUTHORITY_ID, Authority, CreditRecord
 from ledger.errors import LedgerError
 from ledger.statements import format_datetime, parse_envelope
-from tests.conftest import PG_URL, need_postgres
+from tests.conftest import PG_URL, login_role, need_postgres
 from tests.support import Department, World, make_resident_id, now
 
 OLD_APPEND_LOCK_KEY = 7810759523990396769  # the advisory lock key appends used to queue on
@@ -151,25 +150,6 @@ def test_audit_names_an_entry_and_event_outside_the_leaf_sequence(tmp_path, monk
 
 # PostgreSQL refuses the rows themselves, to the service's own role.
 
-@contextmanager
-def login_role(privileged_on_schema: str | None = None) -> Iterator[tuple[str, str]]:
-    """A new login role and its conninfo (with USAGE on the given schema, if any), dropped afterwards."""
-    role, password = "forger_" + uuid.uuid4().hex[:8], uuid.uuid4().hex
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
-        if privileged_on_schema:
-            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(privileged_on_schema),
-                                                                          sql.Identifier(role)))
-    params = conninfo_to_dict(PG_URL)
-    params.update(user=role, password=password)
-    try:
-        yield role, make_conninfo(**params)
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
-
-
 @pytest.fixture(params=["owner", "service role"])
 def pg_world(request: pytest.FixtureRequest, pg_schema: str, tmp_path, monkeypatch) -> Iterator[tuple[World, str]]:
     """A founded PostgreSQL ledger and the conninfo the service uses: the owner's (the default), or a role
@@ -280,7 +260,7 @@ def test_a_login_without_privileges_can_neither_take_nor_hold_the_append_lock(pg
     monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=5s")  # a blocked append fails instead of hanging
     appender = open_ledger(world.settings)  # new connections, with that timeout
     try:
-        with login_role(privileged_on_schema=schema) as (_, intruder_url), psycopg.connect(intruder_url) as intruder:
+        with login_role(usage_on_schema=schema) as (_, intruder_url), psycopg.connect(intruder_url) as intruder:
             for mode in ("EXCLUSIVE", "ACCESS EXCLUSIVE", "SHARE"):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     intruder.execute(sql.SQL("LOCK TABLE {} IN {} MODE").format(
@@ -345,7 +325,7 @@ def test_a_login_without_privileges_cannot_stop_queries_by_holding_a_view_lock(p
     record = world.submission(dept, subject=subject)
     world.append_ok(record)
     monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=5s")  # a blocked catch-up fails instead of hanging
-    with login_role(privileged_on_schema=schema) as (_, intruder_url), psycopg.connect(intruder_url) as intruder:
+    with login_role(usage_on_schema=schema) as (_, intruder_url), psycopg.connect(intruder_url) as intruder:
         for view in ("archive", "access_log", "log_tree"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 intruder.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
@@ -404,3 +384,20 @@ def test_a_well_formed_forged_pair_through_the_append_function_changes_nothing(p
     finally:
         fresh.close()
     assert audit(world, monkeypatch) == 1
+
+
+def test_audit_names_an_entry_whose_key_id_was_changed_to_hide_it_from_a_compromise_window(world, monkeypatch,
+                                                                                           capsys):
+    """The entries' key ids find a compromise window; one changed (by a writer past every check) so that a
+    stolen key's statement drops out of the window is named by the audit."""
+    dept = world.department()
+    (receipt,) = world.append_ok(world.submission(dept))
+    assert audit(world, monkeypatch) == 0
+    with superuser_without_triggers(world) as conn:
+        if not world.settings.database_url:
+            conn.execute("DROP TRIGGER ledger_entries_no_update")
+        conn.execute("UPDATE ledger_entries SET key_id = %s WHERE leaf_index = %s".replace(
+            "%s", "%s" if world.settings.database_url else "?"), ("ed25519:" + "0" * 32, receipt.leaf_index))
+    capsys.readouterr()
+    assert audit(world, monkeypatch) == 1
+    assert f"leaf {receipt.leaf_index}" in capsys.readouterr().err

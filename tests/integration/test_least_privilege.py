@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from api.cli import main as cli
 from api.settings import Settings
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, login_role
 from tests.support import World, make_resident_id
 
 pytestmark = pytest.mark.postgres
@@ -20,18 +18,8 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def app_role() -> Iterator[tuple[str, str]]:
-    role = "credit_app_" + uuid.uuid4().hex[:8]
-    password = uuid.uuid4().hex
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
-    params = conninfo_to_dict(PG_URL)
-    params.update(user=role, password=password)
-    try:
-        yield role, make_conninfo(**params)
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    with login_role() as role:
+        yield role
 
 
 def test_service_role_inserts_and_selects_but_cannot_update_or_delete(pg_schema, tmp_path, app_role, monkeypatch):

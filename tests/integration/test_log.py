@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from api.app import create_app
 from api.cli import main as cli
 from api.runtime import open_views
 from ledger import merkle
@@ -26,11 +25,6 @@ P = "urn:credit-ledger:problem:"
 def d(s: str) -> bytes:
     return base64.b64decode(s)
 
-
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.settings)) as c:
-        yield c
 
 
 def fill(world: World, n: int = 20) -> list:

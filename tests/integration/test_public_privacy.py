@@ -8,13 +8,10 @@ publication, and every department-written text on it passes the personal-data sc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
 from projections.archive import replay
 from tests.support import World, now
 
@@ -26,11 +23,6 @@ SUMMARY = f"{NAME} (ID {ID}, phone {PHONE}) sold counterfeit milk powder"
 SECRETS = [NAME, ID, PHONE, "counterfeit milk powder", "lisi@example.com", "6222021234567890128"]
 TITLE = "Serious untrustworthy conduct: food and drugs"
 
-
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.settings)) as c:
-        yield c
 
 
 def leaks(text: str) -> list[str]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.cli import main as cli
 from api.deps import get_answers, get_committer
 from ledger.statements import format_datetime
@@ -17,11 +15,6 @@ from tests.support import World, make_resident_id, now
 P = "urn:credit-ledger:problem:"
 ID_CHECK = {"method": "id_card_reader", "reference": "window 3, card read 0815"}
 
-
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.settings)) as c:
-        yield c
 
 
 def ask(world: World, dept, scope: str = "archive", purpose: str = "administrative_licensing", **fields) -> dict:

@@ -7,23 +7,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from ledger.statements import format_datetime
 from tests.support import World, now
 
 P = "urn:credit-ledger:problem:"
 
-
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.settings)) as c:
-        yield c
 
 
 def refused(client: TestClient, world: World, body, status: int, slug: str, *, raw: bytes | None = None,

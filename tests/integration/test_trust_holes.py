@@ -8,13 +8,11 @@ ledger is refused, and backdating is bounded. Every refusal stores nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.settings import Settings
 from ledger.errors import QueryExpiredError, ValidationError, WrongLedgerError
 from ledger.statements import format_datetime
@@ -22,11 +20,6 @@ from tests.support import World, make_resident_id, now
 
 P = "urn:credit-ledger:problem:"
 
-
-@pytest.fixture
-def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.settings)) as c:
-        yield c
 
 
 def ask(world: World, dept, **fields) -> dict:
