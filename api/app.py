@@ -13,7 +13,7 @@ from api.routers import health, log, public, queries, statements
 from api.runtime import open_ledger, open_views
 from api.settings import Settings
 from api.fastpath import FastRoutes
-from ledger.committer import GroupCommitter
+from ledger.adapters.committer import GroupCommitter
 
 
 def preflight(settings: Settings) -> None:

@@ -118,7 +118,7 @@ def bench_proofs(settings: Settings, leaves: int, samples: int, label: str) -> l
 def fill_ledger(settings: Settings, count: int) -> tuple[float, list[tuple[bytes, bytes, str]]]:
     """A ledger of ``count`` signed submissions appended through ``Ledger.append`` in batches of 2,000;
     returns (seconds spent appending, up to 20,000 (public key, message, signature) samples)."""
-    from ledger.statements import parse_envelope
+    from ledger.format.statements import parse_envelope
 
     scenario = Scenario(settings)
     samples: list[tuple[bytes, bytes, str]] = []
@@ -379,9 +379,9 @@ class Scenario:
 
         from api.runtime import AUTHORITY_KEY, init, open_ledger
         from keys import KeyPair
-        from ledger.genesis import authority_statement
-        from ledger.identifiers import uscc_check_char
-        from ledger.statements import make_envelope, parse_envelope
+        from ledger.domain.genesis import authority_statement
+        from ledger.format.identifiers import uscc_check_char
+        from ledger.format.statements import make_envelope, parse_envelope
 
         self.settings = settings
         self.origin = settings.log_origin
@@ -393,7 +393,7 @@ class Scenario:
         first17 = "".join(c if c in "0123456789ABCDEFGHJKLMNPQRTUWXY" else "A" for c in first17)
         self.code = first17 + uscc_check_char(first17)
         self.key = KeyPair.generate()
-        from ledger.statements import format_datetime
+        from ledger.format.statements import format_datetime
 
         setup = [
             authority_statement("department.registered", {
@@ -413,8 +413,8 @@ class Scenario:
     def submissions(self, count: int) -> list[dict[str, Any]]:
         from datetime import datetime, timezone
 
-        from ledger.identifiers import resident_check_digit
-        from ledger.statements import format_datetime, make_envelope
+        from ledger.format.identifiers import resident_check_digit
+        from ledger.format.statements import format_datetime, make_envelope
 
         now = format_datetime(datetime.now(timezone.utc))
         out = []
@@ -430,7 +430,7 @@ class Scenario:
     def queries(self, count: int, subjects: list[str]) -> list[dict[str, Any]]:
         from datetime import datetime, timezone
 
-        from ledger.statements import format_datetime, make_envelope
+        from ledger.format.statements import format_datetime, make_envelope
 
         now = format_datetime(datetime.now(timezone.utc))
         return [make_envelope({

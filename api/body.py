@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import Request
 
-from ledger.canonical import parse_json
+from ledger.format.canonical import parse_json
 from ledger.errors import LedgerError
 
 STRUCTURE_PER_ENVELOPE = 200

@@ -63,7 +63,7 @@ def cmd_keys_new(args: argparse.Namespace) -> int:
 
 
 def _read_json(path: str) -> Any:
-    from ledger.canonical import parse_json
+    from ledger.format.canonical import parse_json
     from ledger.errors import LedgerError
 
     try:
@@ -79,7 +79,7 @@ def _read_json(path: str) -> Any:
 def cmd_sign(args: argparse.Namespace) -> int:
     from keys import KeyPair
     from ledger.errors import LedgerError
-    from ledger.statements import format_datetime, make_envelope, parse_envelope
+    from ledger.format.statements import format_datetime, make_envelope, parse_envelope
 
     statement = _read_json(args.statement)
     if not isinstance(statement, dict):
@@ -268,7 +268,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
     from api.runtime import authority_public_key
     from keys import public_key_from_b64
-    from ledger.audit import AuditFailure, Auditor
+    from ledger.domain.audit import AuditFailure, Auditor
 
     settings = _settings(args)
     started = time.monotonic()
@@ -484,7 +484,7 @@ def _post(url: str, body: Any, timeout: float) -> tuple[int, Any]:
 
 def cmd_access_report(args: argparse.Namespace) -> int:
     from keys import KeyPair
-    from ledger.statements import format_datetime, make_envelope
+    from ledger.format.statements import format_datetime, make_envelope
 
     pair = KeyPair.load(Path(args.key))
     filters = {k: v for k, v in (("from", args.start), ("to", args.end)) if v}

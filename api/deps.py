@@ -10,7 +10,7 @@ from api.runtime import Views
 from projections.answers import Answers
 from api.settings import Settings
 from ledger.application import Ledger
-from ledger.committer import GroupCommitter
+from ledger.adapters.committer import GroupCommitter
 
 
 async def get_ledger(request: Request) -> Ledger:

@@ -17,10 +17,10 @@ from api.migrate import migrate
 from api.settings import Settings
 from keys import KeyFileError, KeyPair, public_key_from_b64
 from ledger.application import Ledger
-from ledger.catalogue import shipped_catalogue_document
+from ledger.domain.catalogue import shipped_catalogue_document
 from ledger.errors import IntegrityFailure
-from ledger.genesis import AUTHORITY_CODE, genesis_envelopes
-from ledger.statements import parse_envelope
+from ledger.domain.genesis import AUTHORITY_CODE, genesis_envelopes
+from ledger.format.statements import parse_envelope
 from projections.checkpoints import Checkpointer
 from projections.access_log import SQLITE_DDL as ACCESS_LOG_DDL
 from projections.access_log import AccessLogView
@@ -43,7 +43,7 @@ def ledger_env(settings: Settings) -> dict[str, str]:
         params = conninfo_to_dict(settings.database_url)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "APPLICATION_RECORDER_TOPIC": "ledger.recorders:PostgresLedgerRecorder",
+            "APPLICATION_RECORDER_TOPIC": "ledger.adapters.recorders:PostgresLedgerRecorder",
             "CREATE_TABLE": "n",
             "POSTGRES_DBNAME": str(params.get("dbname") or "postgres"),
             "POSTGRES_HOST": str(params.get("host") or "127.0.0.1"),
@@ -60,7 +60,7 @@ def ledger_env(settings: Settings) -> dict[str, str]:
     prepare_sqlite(settings.data_dir, settings.sqlite_path)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SQLiteLedgerRecorder",
+        "APPLICATION_RECORDER_TOPIC": "ledger.adapters.recorders:SQLiteLedgerRecorder",
         "SQLITE_DBNAME": str(settings.sqlite_path),
         "SQLITE_LOCK_TIMEOUT": "30",
     }

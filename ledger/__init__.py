@@ -1,5 +1,6 @@
-"""The ledger: statements and their canonical bytes, the catalogue, aggregates, the ``Ledger``
-application, and the transparency log's pure hashing and proof code.
+"""The ledger, in layers: ``format`` (canonical bytes, statements, identifiers) <- ``log`` (leaf bytes,
+Merkle proofs, signed notes) <- ``domain`` (aggregates, rules, policies, the auditor's replay) <-
+``adapters`` (recorders, the group committer, worker processes) <- ``application`` (``Ledger``).
 
-Depends on ``keys``, eventsourcing, orjson and rfc8785; never on projections or the API.
+The first three are pure. Depends on ``keys``, eventsourcing, orjson and rfc8785; never on projections or the API.
 """

@@ -32,20 +32,20 @@ from eventsourcing.persistence import IntegrityError
 
 from keys import Department, KeyError_, SignatureError, key_id_for, signatures_valid, verify_signature
 from keys.errors import KeyNotValidError, UnknownKeyError
-from ledger import queries
-from ledger.aggregates import (
+from ledger.domain import queries
+from ledger.domain.aggregates import (
     AUTHORITY_ID, Authority, CreditRecord, Query, check_details, check_record_dates, check_valid_until, entry_fields,
     expires_on, item_snapshot,
 )
-from ledger.entries import entry_leaf_hash
+from ledger.log.leaves import entry_leaf_hash
 from ledger.errors import (
     AuthenticationError, ConflictError, ForbiddenError, IntegrityFailure, LedgerError, NotFoundError,
     QueryExpiredError, QueryRefusedError, RuleError, ValidationError, WrongLedgerError,
 )
-from ledger.genesis import DEFAULT_ORIGIN
-from ledger.recorders import EntryRow
-from ledger.statements import AUTHORITY_TYPES, Envelope, Statement, format_datetime, parse_datetime, parse_statement
-from ledger.workers import watch_parent
+from ledger.domain.genesis import DEFAULT_ORIGIN
+from ledger.adapters.recorders import EntryRow
+from ledger.format.statements import AUTHORITY_TYPES, Envelope, Statement, format_datetime, parse_datetime, parse_statement
+from ledger.adapters.workers import watch_parent
 
 log = logging.getLogger("credit_ledger.ledger")
 

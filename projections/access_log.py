@@ -25,11 +25,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-from eventsourcing.utils import get_topic
 
-from ledger.aggregates import Query
+from ledger.domain.aggregates import Query
 from ledger.application import Ledger
-from ledger.queries import DEFAULT_PAGE
+from ledger.domain.queries import DEFAULT_PAGE
+from ledger.domain.topics import stored_topics
 from projections.store import Store, Tx, scan
 from projections.tracking import EventPages, EventReader, TrackedView
 
@@ -124,7 +124,6 @@ class AccessLogView(TrackedView):
 
     name = NAME
 
-    topic = get_topic(Query.Requested)
     page = 2000
 
     def __init__(self, ledger: Ledger, store: Store) -> None:
@@ -133,7 +132,7 @@ class AccessLogView(TrackedView):
         self.reader = EventReader(ledger.mapper, FIELDS, ledger.recorder)
         self.statements = EventReader(ledger.mapper, ("statement",), ledger.recorder)
         self.pages = EventPages(ledger, store)
-        self.topics = [self.topic]
+        self.topics = stored_topics(Query.Requested)
 
     def catch_up(self, batch: int = 2000) -> int:
         """Apply up to ``batch`` new queries (read by topic: other events are never read); rows, links and

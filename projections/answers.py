@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.review import review
-from ledger.statements import format_datetime, parse_datetime
+from ledger.domain.review import review
+from ledger.format.statements import format_datetime, parse_datetime
 from projections.access_log import AccessLogView, entries_before
 from projections.archive import ArchiveView, position_at, replay
 from projections.store import Store

@@ -20,10 +20,10 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ledger import record_doc
+from ledger.domain import record_doc
 from ledger.application import Ledger
-from ledger.archive_rules import is_minor_at_listing, public_entry, summarize
-from ledger.workers import watch_parent
+from ledger.domain.archive_rules import is_minor_at_listing, public_entry, summarize
+from ledger.adapters.workers import watch_parent
 from projections.store import Store, Tx, scan
 from projections.tracking import (
     EventPages,
@@ -278,13 +278,12 @@ def _produce_pages(open_view: Callable[[], tuple[ArchiveView, Callable[[], None]
 
 
 def _topics() -> list[str]:
-    from eventsourcing.utils import get_topic
-
-    from ledger.aggregates import Authority, CreditRecord
+    from ledger.domain.aggregates import Authority, CreditRecord
+    from ledger.domain.topics import stored_topics
 
     classes = [Authority.Founded, Authority.DepartmentRegistered, Authority.CataloguePublished]
     classes += [v for v in vars(CreditRecord).values() if isinstance(v, type) and issubclass(v, CreditRecord.Event)]
-    return sorted(get_topic(c) for c in classes)
+    return sorted(stored_topics(*classes))
 
 
 class ArchiveView(TrackedView):

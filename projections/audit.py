@@ -22,15 +22,15 @@ from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder
 from eventsourcing.utils import TopicError, resolve_topic
 
 from ledger.application import Ledger
-from ledger.audit import (
+from ledger.domain.audit import (
     AuditEntry,
     AuditFailure,
     Auditor,
     EntryChecker,
     changes_registry,
 )
-from ledger.stored import CUSTOM_KEY, state_object
-from ledger.workers import watch_parent
+from ledger.adapters.stored import CUSTOM_KEY, state_object
+from ledger.adapters.workers import watch_parent
 from projections.checkpoints import Checkpointer
 from projections.store import Store
 from projections.tracking import EventPages
@@ -208,7 +208,7 @@ def export_bundle(ledger: Ledger, store: Store, checkpointer: Checkpointer, auth
                   out: Path, progress: Any = None) -> int:
     """Write a bundle; return the number of entries written."""
     from keys import KeyRegistry  # local: only the export summarises the registry
-    from ledger.audit import Auditor
+    from ledger.domain.audit import Auditor
 
     tracker = Auditor(authority_public_key, checkpointer.verifier_key, checkpointer.origin)
     checkpoints = live_checkpoints(checkpointer)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from keys import KeyFileError, KeyPair
-from ledger.note import (NoteError, UnverifiedNoteError, format_checkpoint, open_note, parse_checkpoint, sign_note,
+from ledger.log.note import (NoteError, UnverifiedNoteError, format_checkpoint, open_note, parse_checkpoint, sign_note,
                          verifier_key_string)
-from ledger.statements import format_datetime
+from ledger.format.statements import format_datetime
 from projections.logtree import LogTree
 from projections.store import Store
 

@@ -2,7 +2,7 @@
 
 ``LogTree.catch_up`` reads new leaf hashes from ``ledger_entries`` in leaf order (the dense index
 the ledger assigned when it appended them) and stores every perfect subtree they complete, with its
-position, in one transaction. Proofs then read O(log n) stored hashes (``ledger.merkle``).
+position, in one transaction. Proofs then read O(log n) stored hashes (``ledger.log.merkle``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from ledger import merkle
+from ledger.log import merkle
 from projections.store import Store, Tx, scan
 from projections.tracking import TrackedView, get_position, set_position
 

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
 
-from ledger.stored import plain_fields
+from ledger.adapters.stored import plain_fields
 from projections.store import Store, Tx
 
 
@@ -188,7 +188,7 @@ class EventReader:
     """Reads the fields a view uses from stored events, with each event's class name.
 
     Plain JSON states (the library's ``JSONTranscoder``, no compression or encryption, an
-    unversioned event class) are read straight from their bytes (``ledger.stored``); anything
+    unversioned event class) are read straight from their bytes (``ledger.adapters.stored``); anything
     else goes through the application's mapper, so the result is the same either way.
     """
 

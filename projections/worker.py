@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-from ledger.workers import watch_parent
+from ledger.adapters.workers import watch_parent
 from projections.tracking import TrackedView
 
 log = logging.getLogger("credit_ledger.projections")

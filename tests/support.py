@@ -12,9 +12,9 @@ from api.runtime import AUTHORITY_KEY, init, open_ledger
 from api.settings import Settings
 from keys import KeyPair
 from ledger.application import Ledger
-from ledger.genesis import AUTHORITY_CODE
-from ledger.identifiers import USCC_ALPHABET, resident_check_digit, uscc_check_char
-from ledger.statements import format_datetime, make_envelope, parse_envelope
+from ledger.domain.genesis import AUTHORITY_CODE
+from ledger.format.identifiers import USCC_ALPHABET, resident_check_digit, uscc_check_char
+from ledger.format.statements import format_datetime, make_envelope, parse_envelope
 
 ALL_FOOD_ITEMS = ["food_drug.serious", "food_drug.general", "food_drug.minor", "food_drug.simplified_penalty",
                   "food_drug.licence", "food_drug.commendation"]

@@ -15,7 +15,7 @@ from api.openapi import QUERY_BODY, QUERY_RESPONSES
 from api.problems import problem
 from ledger.application import Receipt
 from ledger.errors import LedgerError, QueryExpiredError, ValidationError
-from ledger.statements import parse_envelope
+from ledger.format.statements import parse_envelope
 
 router = APIRouter(prefix="/v1/queries", tags=["queries"])
 

@@ -16,7 +16,7 @@ from api.problems import problem_of
 from ledger.application import Receipt
 from ledger.errors import LedgerError, MalformedError
 from ledger.errors import ValidationError
-from ledger.statements import Envelope, parse_envelope
+from ledger.format.statements import Envelope, parse_envelope
 
 
 def _not_a_query(envelope: Envelope) -> Envelope:

@@ -25,9 +25,9 @@ import pytest
 
 from api.body import structure_budget
 from keys import KeyPair
-from ledger.catalogue import shipped_catalogue_document
-from ledger.genesis import AUTHORITY_CODE, DEFAULT_ORIGIN, authority_statement
-from ledger.statements import format_datetime, make_envelope
+from ledger.domain.catalogue import shipped_catalogue_document
+from ledger.domain.genesis import AUTHORITY_CODE, DEFAULT_ORIGIN, authority_statement
+from ledger.format.statements import format_datetime, make_envelope
 from tests.support import make_resident_id, make_uscc, now, wait_until_serving
 
 pytestmark = pytest.mark.server

@@ -123,8 +123,8 @@ def test_cli_one_line_errors(tmp_path):
 
 def test_access_report_cli_against_a_real_server(server):
     from keys import KeyPair
-    from ledger.genesis import AUTHORITY_CODE, authority_statement
-    from ledger.statements import format_datetime, make_envelope
+    from ledger.domain.genesis import AUTHORITY_CODE, authority_statement
+    from ledger.format.statements import format_datetime, make_envelope
     from tests.support import now
 
     url, env, cwd = server
@@ -158,8 +158,8 @@ def test_serve_with_workers_projects_once_and_leaves_no_process_behind(tmp_path,
     import signal
 
     from keys import KeyPair
-    from ledger.genesis import AUTHORITY_CODE, authority_statement
-    from ledger.statements import format_datetime, make_envelope
+    from ledger.domain.genesis import AUTHORITY_CODE, authority_statement
+    from ledger.format.statements import format_datetime, make_envelope
     from tests.support import now
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_LEDGER_")}

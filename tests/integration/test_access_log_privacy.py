@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger.errors import ValidationError
-from ledger.review import SELF_QUERY_OPERATOR_DAY
-from ledger.statements import parse_envelope
+from ledger.domain.review import SELF_QUERY_OPERATOR_DAY
+from ledger.format.statements import parse_envelope
 from tests.support import Department, World, make_resident_id
 
 P = "urn:credit-ledger:problem:"

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from api.runtime import open_views
-from ledger import rules
+from ledger.domain import rules
 from ledger.errors import RuleError
 from projections.archive import ArchiveView, replay
 from tests.support import World, make_resident_id, now

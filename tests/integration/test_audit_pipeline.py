@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from api.runtime import authority_public_key, open_views
-from ledger.audit import AuditFailure, Auditor
+from ledger.domain.audit import AuditFailure, Auditor
 from projections.audit import (
     _plain_entry_fields,
     live_checkpoints,
@@ -127,7 +127,7 @@ def test_a_state_the_mapper_cannot_decode_is_named(world, capsys, monkeypatch, j
 
 
 STATE = {"timestamp": {"_type_": "datetime_iso", "_data_": "2026-01-01T00:00:00+00:00"},
-         "originator_topic": "ledger.aggregates:CreditRecord", "statement": "{}", "key_id": "k",
+         "originator_topic": "ledger.domain.aggregates:CreditRecord", "statement": "{}", "key_id": "k",
          "signature": "s", "recorded_at": "r"}
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from api.runtime import open_views
 from ledger.application import Ledger
-from ledger.statements import format_datetime, parse_envelope
+from ledger.format.statements import format_datetime, parse_envelope
 from projections.answers import Fresh
 from tests.support import World, now
 
@@ -200,7 +200,7 @@ def test_verification_processes_end_with_a_killed_ledger(tmp_path) -> None:
         "from ledger.application import Ledger\n"
         "def main():\n"
         f"    ledger = Ledger({{'PERSISTENCE_MODULE': 'eventsourcing.sqlite', 'SQLITE_DBNAME': {str(tmp_path / 'x.db')!r},"
-        " 'APPLICATION_RECORDER_TOPIC': 'ledger.recorders:SQLiteLedgerRecorder'}, verify_processes=2)\n"
+        " 'APPLICATION_RECORDER_TOPIC': 'ledger.adapters.recorders:SQLiteLedgerRecorder'}, verify_processes=2)\n"
         "    ledger.start_verifiers()\n"
         "    print(' '.join(str(p) for p in ledger._pool._processes), flush=True)\n"
         "    time.sleep(600)\n"
@@ -259,7 +259,7 @@ def test_under_load_the_writer_lingers_so_that_batches_grow_and_a_lone_statement
         world: World) -> None:
     """Others already waiting behind the first job: the writer waits ``linger`` for more to join the batch.
     Alone: it writes at once (with a linger of a minute, a lone statement is still answered)."""
-    from ledger.committer import GroupCommitter
+    from ledger.adapters.committer import GroupCommitter
 
     dept = world.department()
     sizes: list[int] = []

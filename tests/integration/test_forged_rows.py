@@ -22,9 +22,9 @@ from api.migrate import available, migrate
 from api.runtime import open_ledger, open_views
 from api.settings import Settings
 from keys import KeyPair
-from ledger.aggregates import AUTHORITY_ID, Authority, CreditRecord
+from ledger.domain.aggregates import AUTHORITY_ID, Authority, CreditRecord
 from ledger.errors import LedgerError
-from ledger.statements import format_datetime, parse_envelope
+from ledger.format.statements import format_datetime, parse_envelope
 from tests.conftest import PG_URL, login_role, need_postgres
 from tests.support import Department, World, make_resident_id, now
 

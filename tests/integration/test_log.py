@@ -14,8 +14,8 @@ from psycopg import sql
 
 from api.cli import main as cli
 from api.runtime import open_views
-from ledger import merkle
-from ledger.note import format_checkpoint, open_checkpoint, sign_note
+from ledger.log import merkle
+from ledger.log.note import format_checkpoint, open_checkpoint, sign_note
 from tests.conftest import PG_URL
 from tests.support import World
 

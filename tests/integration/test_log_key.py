@@ -7,8 +7,8 @@ import pytest
 
 from api.runtime import LOG_KEY, open_views
 from keys import KeyFileError, KeyPair
-from ledger import merkle
-from ledger.note import format_checkpoint, sign_note
+from ledger.log import merkle
+from ledger.log.note import format_checkpoint, sign_note
 from projections.checkpoints import Checkpointer, CheckpointKeyError
 from projections.logtree import LogTree
 from tests.support import World

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.cli import main as cli
 from api.deps import get_answers, get_committer
-from ledger.statements import format_datetime
+from ledger.format.statements import format_datetime
 from tests.support import World, make_resident_id, now
 
 P = "urn:credit-ledger:problem:"
@@ -86,7 +86,7 @@ def scoped_query(world: World, scope: str, subject: str) -> dict:
 @pytest.mark.parametrize("scope", sorted(SCOPE_CASES))
 def test_every_read_path_answers_only_after_its_entry_is_in_the_ledger(client, world, scope):
     """The data is read after the append: a read that fails leaves the entry; a good one finds it."""
-    from ledger.statements import QUERY_SCOPES
+    from ledger.format.statements import QUERY_SCOPES
 
     assert set(SCOPE_CASES) == set(QUERY_SCOPES)
     subject = make_resident_id()
@@ -123,7 +123,7 @@ def test_failure_before_the_append_returns_no_data(client, world):
     dept = world.department()
     subject = make_resident_id()
     world.append_ok(world.submission(dept, subject=subject))
-    from ledger.committer import GroupCommitter
+    from ledger.adapters.committer import GroupCommitter
 
     stopped = GroupCommitter(world.ledger)  # never started: every submit fails before anything is stored
 

@@ -12,7 +12,7 @@ import pytest
 
 from api.cli import archive_elsewhere
 from api.runtime import open_views
-from ledger.aggregates import Query
+from ledger.domain.aggregates import Query
 from projections import access_log, archive
 from projections.archive import ArchiveView
 from projections.tracking import EventPages, EventReader, Notice

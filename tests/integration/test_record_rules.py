@@ -10,7 +10,7 @@ import pytest
 from api.runtime import open_ledger
 from ledger.application import Receipt
 from ledger.errors import ConflictError, ForbiddenError, RuleError, ValidationError
-from ledger.statements import parse_envelope
+from ledger.format.statements import parse_envelope
 from tests.support import World, make_resident_id, now
 
 
@@ -160,7 +160,7 @@ def test_genesis_and_authority_rules(world):
     _refused(world, world.signed(dept, "department.registered", department=dept.code, name="me",
                                  items=["food_drug.serious"], purposes=["audit"]), ForbiddenError, "authority only")
     # Catalogue versions only go up.
-    from ledger.catalogue import shipped_catalogue_document
+    from ledger.domain.catalogue import shipped_catalogue_document
 
     doc = shipped_catalogue_document()
     _refused(world, world.signed(world.authority_dept, "catalogue.published", version=1, catalogue=doc),

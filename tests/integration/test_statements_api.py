@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.statements import format_datetime
+from ledger.format.statements import format_datetime
 from tests.support import World, now
 
 P = "urn:credit-ledger:problem:"

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.settings import Settings
 from ledger.errors import QueryExpiredError, ValidationError, WrongLedgerError
-from ledger.statements import format_datetime
+from ledger.format.statements import format_datetime
 from tests.support import World, make_resident_id, now
 
 P = "urn:credit-ledger:problem:"
@@ -222,8 +222,8 @@ def test_statement_ids_stay_globally_unique_across_replays(world):
 def test_audit_fails_at_an_entry_signed_after_its_keys_revocation(world):
     """A history that breaks the rule (here: written past the ledger) fails the audit at that very leaf."""
     from api.runtime import authority_public_key, open_views
-    from ledger.audit import AuditEntry, AuditFailure, Auditor
-    from ledger.canonical import canonical_bytes
+    from ledger.domain.audit import AuditEntry, AuditFailure, Auditor
+    from ledger.format.canonical import canonical_bytes
     from projections.audit import live_entries
 
     dept = world.department()

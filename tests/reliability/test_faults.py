@@ -115,7 +115,7 @@ def test_many_writers_on_one_record_lose_no_update(world: World):
     from api.runtime import open_ledger
     from ledger.application import Receipt
     from ledger.errors import ConflictError
-    from ledger.statements import parse_envelope
+    from ledger.format.statements import parse_envelope
 
     dept = world.department()
     rec = world.submission(dept)
@@ -158,7 +158,7 @@ def test_many_writers_on_one_record_lose_no_update(world: World):
 
 def test_many_writers_on_different_records_no_deadlock_no_gap(world: World):
     from api.runtime import open_ledger
-    from ledger.statements import parse_envelope
+    from ledger.format.statements import parse_envelope
 
     depts = [world.department() for _ in range(4)]
     before = world.ledger.count()

@@ -5,8 +5,8 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import canonical_bytes, parse_json
-from ledger.entries import entry_bytes
+from ledger.format.canonical import canonical_bytes, parse_json
+from ledger.log.leaves import entry_bytes
 from ledger.errors import MalformedError
 
 
@@ -129,7 +129,7 @@ json_texts = st.recursive(
 
 def _scanned_first(body: bytes, max_depth: int) -> object:
     """The reading every body had before bodies were measured at C speed: the scan, then the parse."""
-    from ledger.canonical import _depth_ok, _no_duplicates, _reject_constant
+    from ledger.format.canonical import _depth_ok, _no_duplicates, _reject_constant
 
     text = body.decode("utf-8")
     if text.count("[") + text.count("{") > max_depth:
@@ -161,7 +161,7 @@ def test_nesting_measured_in_bytes_gives_what_the_character_scan_gives(text, dep
 
 
 def test_nesting_counts_brackets_outside_strings_only():
-    from ledger.canonical import _nesting
+    from ledger.format.canonical import _nesting
 
     assert _nesting(b'{"a": "[[[[", "b\\\\": ["\\"]]"], "c": {}}') == 2
     assert _nesting(b"[" * 40 + b"]" * 40) == 40

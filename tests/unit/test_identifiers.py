@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from ledger.identifiers import (
+from ledger.format.identifiers import (
     IdentifierError, age_on, mask_name, mask_resident_id, resident_check_digit, upgrade_legacy_resident_id,
     uscc_check_char, validate_resident_id, validate_uscc,
 )

@@ -1,4 +1,4 @@
-"""Tests for ledger.merkle: upstream vectors, an RFC 9162 reference, properties."""
+"""Tests for ledger.log.merkle: upstream vectors, an RFC 9162 reference, properties."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ledger import merkle
-from ledger.merkle import (
+from ledger.log import merkle
+from ledger.log.merkle import (
     EMPTY_ROOT, MemoryHashStore, ProofError, StreamingTreeBuilder,
     consistency_proof, inclusion_proof, leaf_hash, new_node_hashes,
     node_hashes_for_batch, root_from_leaf_hashes, tree_root,

@@ -1,4 +1,4 @@
-"""Tests for ledger.note: C2SP signed notes and tlog checkpoints."""
+"""Tests for ledger.log.note: C2SP signed notes and tlog checkpoints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings, strategies as st
 
-from ledger.note import (
+from ledger.log.note import (
     MAX_SIGNATURES, Checkpoint, InvalidSignatureError, NoteError,
     UnverifiedNoteError, VerifierKey, format_checkpoint, key_id, open_checkpoint,
     open_note, parse_checkpoint, parse_signer_key, parse_verifier_key,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from ledger import record_doc
-from ledger.archive_rules import public_entry
+from ledger.domain import record_doc
+from ledger.domain.archive_rules import public_entry
 
 SUBJECT = "37020219900101123X"
 ITEM = {"code": "food_drug.serious", "kind": "negative", "severity": "serious", "field": "food_drug",

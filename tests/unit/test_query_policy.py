@@ -1,4 +1,4 @@
-"""The query policy (``ledger/queries.py``): shapes refused before storing, decisions recorded. Pure."""
+"""The query policy (``ledger/domain/queries.py``): shapes refused before storing, decisions recorded. Pure."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from keys import Department
 from ledger.errors import ValidationError
-from ledger.queries import MAX_PAGE, check_shape, decide
-from ledger.statements import format_datetime, parse_statement
+from ledger.domain.queries import MAX_PAGE, check_shape, decide
+from ledger.format.statements import format_datetime, parse_statement
 from tests.support import make_resident_id, make_uscc
 
 NOW = datetime(2026, 11, 24, 2, tzinfo=timezone.utc)

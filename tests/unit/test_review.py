@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
-from ledger.review import SELF_QUERY_DEPARTMENT_DAY, SELF_QUERY_OPERATOR_DAY, VOLUME_MIN, review
+from ledger.domain.review import SELF_QUERY_DEPARTMENT_DAY, SELF_QUERY_OPERATOR_DAY, VOLUME_MIN, review
 
 END = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)  # a Friday, 20:00 in Beijing
 

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from ledger import rules
+from ledger.domain import rules
 
 
 @pytest.mark.parametrize("start,months,expected", [

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ledger.errors import ValidationError
-from ledger.identifiers import resident_check_digit
-from ledger.screen import KINDS, WORDS, find, is_resident_id_like, luhn, mask, refuse_personal_data, screen
+from ledger.format.identifiers import resident_check_digit
+from ledger.domain.screen import KINDS, WORDS, find, is_resident_id_like, luhn, mask, refuse_personal_data, screen
 
 BRIEF = "李四 (ID 370202199001011237, phone 13800000000) sold counterfeit milk powder"
 CARD = "6222021234567890128"  # 19 digits, Luhn-valid

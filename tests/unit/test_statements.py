@@ -3,9 +3,9 @@ import uuid
 
 import pytest
 
-from ledger.catalogue import parse_catalogue, shipped_catalogue_document
+from ledger.domain.catalogue import parse_catalogue, shipped_catalogue_document
 from ledger.errors import MalformedError, ValidationError
-from ledger.statements import SCHEMAS, Statement, parse_envelope, parse_statement
+from ledger.format.statements import SCHEMAS, Statement, parse_envelope, parse_statement
 
 BASE = {
     "type": "record.submitted", "id": "3f0c5a52-8f7e-4d1b-9a51-2b8f0e3c9d11", "issuer": "91350100M000100Y43",
@@ -161,7 +161,7 @@ def _outcome(parse, obj):  # type: ignore[no-untyped-def]
 def test_the_one_pass_check_gives_what_the_full_check_gives(kind, changes):
     """A valid statement takes the one-pass check; its result (values in the same order) and every
     refusal (the full check's message) are those of the full check."""
-    from ledger.statements import _parse_statement_checked
+    from ledger.format.statements import _parse_statement_checked
 
     for obj in ({**BASE, "type": kind, **changes}, {**BASE, **changes}, {**BASE, "type": kind}):
         assert _outcome(parse_statement, obj) == _outcome(_parse_statement_checked, obj)
@@ -170,7 +170,7 @@ def test_the_one_pass_check_gives_what_the_full_check_gives(kind, changes):
 
 
 def test_the_one_pass_check_is_taken_by_a_valid_statement(monkeypatch):
-    from ledger import statements
+    from ledger.format import statements
 
     def full_check(obj):  # type: ignore[no-untyped-def]
         raise AssertionError("the full check ran")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import orjson
 
-from ledger.stored import plain_fields
+from ledger.adapters.stored import plain_fields
 
 STATE = {
     "timestamp": {"_type_": "datetime_iso", "_data_": "2026-11-28T05:00:00+00:00"},
-    "originator_topic": "ledger.aggregates:CreditRecord",
+    "originator_topic": "ledger.domain.aggregates:CreditRecord",
     "statement": '{"id":"a","note":"\\"_type_\\""}',
     "recorded_at": "2026-11-28T05:00:00.000000Z",
     "item": {"kind": "negative", "field": "food_drug"},

@@ -14,19 +14,25 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from typing import Any, Protocol
 
-from ledger.application import Ledger, Outcome
 from ledger.errors import UnavailableError
-from ledger.statements import Envelope
+from ledger.format.statements import Envelope
 
 _STOP = object()
+
+
+class Appender(Protocol):
+    """What the committer writes through: ``Ledger.append``, one outcome per envelope, in one transaction."""
+
+    def append(self, envelopes: Sequence[Envelope]) -> list[Any]: ...
 
 
 class GroupCommitter:
     """One writer thread appending queued envelopes in batches."""
 
     def __init__(
-        self, ledger: Ledger, *, max_batch: int = 2000, max_queue: int = 100_000,
+        self, ledger: Appender, *, max_batch: int = 2000, max_queue: int = 100_000,
         on_commit: Callable[[], None] | None = None, linger: float = 0.0,
     ) -> None:
         self.ledger = ledger
@@ -51,9 +57,9 @@ class GroupCommitter:
             self._thread.join(timeout)
             self._thread = None
 
-    def submit(self, envelopes: Sequence[Envelope]) -> Future[list[Outcome]]:
+    def submit(self, envelopes: Sequence[Envelope]) -> Future[list[Any]]:
         """Queue envelopes for the next batch; the future gives one outcome per envelope."""
-        future: Future[list[Outcome]] = Future()
+        future: Future[list[Any]] = Future()
         if self._thread is None:
             future.set_exception(UnavailableError("the ledger is not accepting statements (stopped)"))
             return future
@@ -87,7 +93,7 @@ class GroupCommitter:
             if stop:
                 return
 
-    def _write(self, jobs: list[tuple[list[Envelope], Future[list[Outcome]]]]) -> None:
+    def _write(self, jobs: list[tuple[list[Envelope], Future[list[Any]]]]) -> None:
         envelopes = [e for envs, _ in jobs for e in envs]
         try:
             outcomes = self.ledger.append(envelopes)

@@ -15,13 +15,14 @@ import orjson
 from eventsourcing.domain import Aggregate, event
 
 from keys import KeyRegistry, key_id_for, public_key_from_b64, public_key_problem
-from ledger import record_doc, rules
-from ledger.catalogue import Catalogue, Item, parse_catalogue
-from ledger.identifiers import age_on
-from ledger.registry_changes import apply_authority_statement
-from ledger.screen import refuse_personal_data
+from ledger.domain import record_doc, rules
+from ledger.domain.catalogue import Catalogue, Item, parse_catalogue
+from ledger.format.identifiers import age_on
+from ledger.domain.registry_changes import apply_authority_statement
+from ledger.domain.screen import refuse_personal_data
+from ledger.domain.topics import register_legacy
 from ledger.errors import ConflictError, ForbiddenError, RuleError, ValidationError
-from ledger.statements import CORRECTABLE, SCHEMAS, Statement, format_datetime, parse_date
+from ledger.format.statements import CORRECTABLE, SCHEMAS, Statement, format_datetime, parse_date
 
 AUTHORITY_ID = uuid5(NAMESPACE_URL, "urn:credit-ledger:authority")
 
@@ -491,3 +492,6 @@ def entry_fields(stmt: Statement, key_id: str, signature: str, recorded_at: date
     }
 
 
+
+
+register_legacy(Authority, CreditRecord, Query)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from keys import KeyPair
-from ledger.statements import format_datetime, make_envelope
+from ledger.format.statements import format_datetime, make_envelope
 
 AUTHORITY_CODE = "11370200MB0000001F"
 AUTHORITY_NAME = "Qingdao Public Credit Information Centre"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.statements import CORRECTABLE
+from ledger.format.statements import CORRECTABLE
 
 Doc = dict[str, Any]
 

@@ -33,14 +33,14 @@ from keys import (
     public_key_problem,
     verify_with,
 )
-from ledger import queries
-from ledger.canonical import canonical_bytes
-from ledger.entries import entry_bytes
+from ledger.domain import queries
+from ledger.format.canonical import canonical_bytes
+from ledger.log.leaves import entry_bytes
 from ledger.errors import LedgerError
-from ledger.merkle import StreamingTreeBuilder, leaf_hash
-from ledger.note import NoteError, open_checkpoint
-from ledger.registry_changes import apply_authority_statement
-from ledger.statements import AUTHORITY_TYPES, parse_datetime, parse_statement
+from ledger.log.merkle import StreamingTreeBuilder, leaf_hash
+from ledger.log.note import NoteError, open_checkpoint
+from ledger.domain.registry_changes import apply_authority_statement
+from ledger.format.statements import AUTHORITY_TYPES, parse_datetime, parse_statement
 
 
 class AuditEntry(NamedTuple):

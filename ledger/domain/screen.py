@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ledger.errors import ValidationError
-from ledger.identifiers import mask_name
+from ledger.format.identifiers import mask_name
 
 KINDS = ("resident_id", "phone", "bank_card", "email", "name")
 WORDS = {

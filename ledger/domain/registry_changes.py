@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from keys import Department, KeyRecord, KeyRegistry, public_key_from_b64
-from ledger.statements import parse_datetime
+from ledger.format.statements import parse_datetime
 
 
 def apply_authority_statement(registry: KeyRegistry, kind: str, s: dict[str, Any]) -> Department | None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from ledger import record_doc, rules, screen
-from ledger.identifiers import age_on, mask_name, mask_resident_id
+from ledger.domain import record_doc, rules, screen
+from ledger.format.identifiers import age_on, mask_name, mask_resident_id
 
 
 def summarize(docs: list[dict[str, Any]], today: date, points_rule: dict[str, Any]) -> dict[str, Any]:

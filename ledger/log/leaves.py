@@ -15,7 +15,7 @@ from typing import Any
 
 import rfc8785
 
-from ledger.merkle import leaf_hash
+from ledger.log.merkle import leaf_hash
 
 _SAFE = re.compile(r"^[A-Za-z0-9+/=:.\-]*$")
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from ledger.canonical import canonical_bytes
+from ledger.format.canonical import canonical_bytes
 from ledger.errors import MalformedError, ValidationError
-from ledger.identifiers import IdentifierError, validate_resident_id, validate_uscc
+from ledger.format.identifiers import IdentifierError, validate_resident_id, validate_uscc
 
 Validator = Callable[[Any], Any]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from keys import Department
 from ledger.errors import ValidationError
-from ledger.statements import Statement, parse_date, parse_datetime
+from ledger.format.statements import Statement, parse_date, parse_datetime
 
 # scope -> (needs a subject, roles that may use it (None: any department), purposes allowed for it)
 SCOPES: dict[str, tuple[bool, frozenset[str] | None, frozenset[str] | None]] = {
