@@ -8,11 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
+from api import fastpath, problems
 from api.routers import health, log, public, queries, statements
 from api.runtime import open_ledger, open_views
 from api.settings import Settings
-from api.fastpath import FastRoutes
 from ledger.adapters.committer import GroupCommitter
 
 
@@ -66,10 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
-    app.add_middleware(FastRoutes)
     app.include_router(health.router)
     app.include_router(statements.router)
     app.include_router(queries.router)
     app.include_router(log.router)
     app.include_router(public.router)
+    fastpath.install(app)
     return app

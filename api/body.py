@@ -16,9 +16,10 @@ import asyncio
 from typing import Any
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
+from api.problems import PayloadTooLargeError, UnsupportedMediaTypeError
 from ledger.format.canonical import parse_json
-from ledger.errors import LedgerError
 
 STRUCTURE_PER_ENVELOPE = 200
 """Brackets, commas and quotes allowed per envelope (an envelope of a record has about 75)."""
@@ -30,22 +31,6 @@ PARSE_IN_THREAD_BYTES = 1 << 20
 """Bodies larger than this are parsed in a worker thread."""
 
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{},"')
-
-
-class PayloadTooLargeError(LedgerError):
-    """The body exceeds the configured limit."""
-
-    slug = "payload-too-large"
-    status = 413
-    title = "Request body too large"
-
-
-class UnsupportedMediaTypeError(LedgerError):
-    """The body is not declared as JSON."""
-
-    slug = "unsupported-media-type"
-    status = 415
-    title = "Unsupported media type"
 
 
 def structure_budget(envelopes: int) -> int:
@@ -61,17 +46,29 @@ def structure(chunk: bytes) -> int:
 async def read_json(request: Request, limit: int, envelopes: int = 1) -> Any:
     """The parsed JSON body, refusing other media types, bodies over ``limit`` bytes or with more structure
     than ``envelopes`` envelopes need, and ambiguous JSON."""
-    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    headers = request.headers
+    ctype = headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype != "application/json":
         raise UnsupportedMediaTypeError(f"send application/json, not {ctype}")
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"body of {declared} bytes exceeds the limit of {limit} bytes")
     budget = structure_budget(envelopes)
     chunks = []
     total = 0
     counted = -1  # structure is counted once the body is longer than the budget
-    async for chunk in request.stream():
+    receive = request.receive
+    more = True
+    while more:  # read message by message, without an async generator: every append and query passes here
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        if message["type"] != "http.request":
+            continue
+        more = message.get("more_body", False)
+        chunk = message.get("body", b"")
+        if not chunk:
+            continue
         total += len(chunk)
         if total > limit:
             raise PayloadTooLargeError(f"body exceeds the limit of {limit} bytes")

@@ -1,8 +1,15 @@
-"""Typed dependencies: the ledger, its group committer and the settings, from app state."""
+"""Typed dependencies: the ledger, its group committer and the settings, from app state.
+
+FastAPI routes declare them (``CommitterDep`` ...); the plain routes of ``api.fastpath`` ask for them with
+``provide``. Either way ``app.dependency_overrides`` decides what a dependency gives (tests replace the
+committer or the answers with ones that fail).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
@@ -11,6 +18,8 @@ from projections.answers import Answers
 from api.settings import Settings
 from ledger.application import Ledger
 from ledger.adapters.committer import GroupCommitter
+
+T = TypeVar("T")
 
 
 async def get_ledger(request: Request) -> Ledger:
@@ -36,6 +45,18 @@ async def get_views(request: Request) -> Views:
 async def get_answers(request: Request) -> Answers:
     """What accepted queries read (a dependency, so tests can make it fail)."""
     return request.app.state.views.answers
+
+
+async def provide(request: Request, dependency: Callable[[Request], Awaitable[T]]) -> T:
+    """What ``dependency`` gives for ``request`` outside FastAPI's dependency solving: the dependency's own
+    value, or its override's (an override takes the request or nothing, and may be sync or async)."""
+    override = request.app.dependency_overrides.get(dependency)
+    if override is None:
+        return await dependency(request)
+    value: Any = override(request) if inspect.signature(override).parameters else override()
+    if inspect.isawaitable(value):
+        value = await value
+    return value
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]

@@ -1,10 +1,11 @@
-"""The two busiest endpoints, answered without FastAPI's routing and dependency solving.
+"""The two busiest endpoints as plain Starlette routes, first in the application's router.
 
-``POST /v1/statements`` and ``POST /v1/queries`` are served by the same functions as their FastAPI
-routes (which stay declared, so the OpenAPI document and every other path are unchanged), called with
-the application's committer, settings and answers directly. Errors become the same problem responses
-the application's exception handlers give. When a dependency is overridden (as tests do), requests take
-the ordinary route.
+``POST /v1/statements`` and ``POST /v1/queries`` are served by the same functions as their FastAPI routes,
+called with their dependencies directly (``api.deps.provide``, which honours overrides as FastAPI does),
+without FastAPI's dependency solving and validation. Being first, these routes take those requests; the
+FastAPI routes of the same paths stay declared, so the OpenAPI document lists the endpoints with their
+bodies and answers. Refusals and failures become the problem responses the application's exception
+handlers give.
 """
 
 from __future__ import annotations
@@ -12,47 +13,56 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from api import problems
+from api.deps import get_answers, get_committer, get_settings, provide
 from api.routers import queries, statements
 from ledger.errors import LedgerError
 
-
-async def _append(request: Request, state: Any) -> Response:
-    return await statements.append_statement(request, state.committer, state.settings)
+Dependency = Callable[[Request], Awaitable[Any]]
 
 
-async def _query(request: Request, state: Any) -> Response:
-    return await queries.query(request, state.committer, state.settings, state.views.answers)
+class Endpoint:
+    """An ASGI endpoint calling a route function with the request and what its dependencies give; refusals
+    and failures become the problems the app's exception handlers give, here (a failure is logged once, by
+    ``problems.unexpected``, and is not raised on to the server)."""
 
-
-HANDLERS: dict[str, Callable[[Request, Any], Awaitable[Response]]] = {
-    "/v1/statements": _append,
-    "/v1/queries": _query,
-}
-
-
-class FastRoutes:
-    """ASGI middleware serving ``HANDLERS`` directly (POST only); everything else goes on to the app."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, function: Callable[..., Awaitable[Response]], *dependencies: Dependency) -> None:
+        self.function = function
+        self.dependencies = dependencies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            handler = HANDLERS.get(scope["path"])
-            application = scope.get("app")
-            if handler is not None and application is not None and not application.dependency_overrides:
-                request = Request(scope, receive)
-                try:
-                    response = await handler(request, application.state)
-                except LedgerError as exc:
-                    response = await problems.ledger_error(request, exc)
-                except Exception as exc:  # noqa: BLE001 - answered as the app's own handler answers it
-                    response = await problems.unexpected(request, exc)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        request = Request(scope, receive, send)
+        try:
+            arguments = []
+            for dependency in self.dependencies:
+                arguments.append(await provide(request, dependency))
+            response = await self.function(request, *arguments)
+        except LedgerError as exc:
+            response = await problems.ledger_error(request, exc)
+        except Exception as exc:  # noqa: BLE001 - answered as the app's own handler answers it
+            response = await problems.unexpected(request, exc)
+        await response(scope, receive, send)
+
+
+ROUTES: tuple[tuple[str, Endpoint], ...] = (
+    ("/v1/statements", Endpoint(statements.append_statement, get_committer, get_settings)),
+    ("/v1/queries", Endpoint(queries.query, get_committer, get_settings, get_answers)),
+)
+"""Each fast path with the FastAPI route function it calls and that function's dependencies, in order."""
+
+
+def routes() -> list[Route]:
+    """The fast routes (POST only: other methods of these paths are answered 405 as by the app)."""
+    return [Route(path, endpoint, methods=["POST"], name=f"fast_{endpoint.function.__name__}",
+                  include_in_schema=False) for path, endpoint in ROUTES]
+
+
+def install(app: FastAPI) -> None:
+    """Put the fast routes at the front of ``app``'s router, before every route FastAPI declared."""
+    app.router.routes[0:0] = routes()

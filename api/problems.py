@@ -1,6 +1,7 @@
 """RFC 9457 problem responses: every refusal is ``application/problem+json``.
 
-``type`` is ``urn:credit-ledger:problem:<slug>``; the slugs are listed in the README.
+``type`` is ``urn:credit-ledger:problem:<slug>``; the slugs are listed in the README. A refusal's slug and
+title come from its error (the ledger names its reasons); its HTTP status comes from ``STATUS`` here.
 """
 
 from __future__ import annotations
@@ -14,9 +15,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import LedgerError
+from ledger.errors import (
+    AuthenticationError,
+    ConflictError,
+    ForbiddenError,
+    IntegrityFailure,
+    LedgerError,
+    MalformedError,
+    NotFoundError,
+    QueryExpiredError,
+    QueryRefusedError,
+    RuleError,
+    UnavailableError,
+    ValidationError,
+    WrongLedgerError,
+)
 
 PROBLEM_TYPE = "urn:credit-ledger:problem:"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("credit_ledger.api")
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -32,6 +48,58 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+class PayloadTooLargeError(LedgerError):
+    """The body exceeds the configured limit."""
+
+    slug = "payload-too-large"
+    title = "Request body too large"
+
+
+class UnsupportedMediaTypeError(LedgerError):
+    """The body is not declared as JSON."""
+
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class RangeError(LedgerError):
+    """A size, index, range, date or cursor outside the log or list read."""
+
+    slug = "invalid-range"
+    title = "Outside the log"
+
+
+STATUS: dict[type[LedgerError], int] = {
+    QueryExpiredError: 403,
+    QueryRefusedError: 403,
+    WrongLedgerError: 403,
+    MalformedError: 400,
+    ValidationError: 422,
+    AuthenticationError: 401,
+    ForbiddenError: 403,
+    RuleError: 422,
+    NotFoundError: 404,
+    ConflictError: 409,
+    UnavailableError: 503,
+    IntegrityFailure: 500,
+    PayloadTooLargeError: 413,
+    UnsupportedMediaTypeError: 415,
+    RangeError: 400,
+    LedgerError: 400,
+}
+"""The HTTP status of each refusal, most specific class first; an error takes the entry of the nearest
+class in its own ancestry (so a subclass not listed answers as its parent does)."""
+
+
+def status_of(exc: LedgerError) -> int:
+    """The HTTP status answering ``exc``."""
+    for cls in type(exc).__mro__:
+        status = STATUS.get(cls)
+        if status is not None:
+            return status
+    return STATUS[LedgerError]
+
+
 def problem_body(slug: str, title: str, status: int, detail: str | None = None, **extra: Any) -> dict[str, Any]:
     """The problem object for a refusal."""
     body: dict[str, Any] = {"type": PROBLEM_TYPE + slug, "title": title, "status": status}
@@ -43,7 +111,7 @@ def problem_body(slug: str, title: str, status: int, detail: str | None = None, 
 
 def problem_of(exc: LedgerError) -> dict[str, Any]:
     """Problem object for a ledger refusal."""
-    return problem_body(exc.slug, exc.title, exc.status, str(exc))
+    return problem_body(exc.slug, exc.title, status_of(exc), str(exc))
 
 
 def problem(slug: str, title: str, status: int, detail: str | None = None, **extra: Any) -> Response:
@@ -51,8 +119,14 @@ def problem(slug: str, title: str, status: int, detail: str | None = None, **ext
     return Response(
         orjson.dumps(problem_body(slug, title, status, detail, **extra)),
         status_code=status,
-        media_type="application/problem+json",
+        media_type=PROBLEM_MEDIA_TYPE,
     )
+
+
+def refusal(exc: LedgerError, **extra: Any) -> Response:
+    """The problem response for a refusal: its slug, title and message, with the status ``STATUS`` gives
+    its class."""
+    return problem(exc.slug, exc.title, status_of(exc), str(exc), **extra)
 
 
 def install(app: FastAPI) -> None:
@@ -80,7 +154,7 @@ def install(app: FastAPI) -> None:
 
 async def ledger_error(request: Request, exc: LedgerError) -> Response:
     """A ledger refusal as its problem."""
-    return problem(exc.slug, exc.title, exc.status, str(exc), instance=request.url.path)
+    return refusal(exc, instance=request.url.path)
 
 
 async def unexpected(request: Request, exc: Exception) -> Response:

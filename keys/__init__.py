@@ -4,9 +4,10 @@ This layer depends on the standard library and `cryptography` only.
 """
 
 from keys.errors import KeyError_, KeyFileError, KeyNotValidError, KeyRevokedError, SignatureError, UnknownKeyError
-from keys.keypair import KeyPair, key_id_for, public_key_from_b64, signatures_valid, verify_signature, verify_with
+from keys.keypair import KeyPair, key_id_for, public_key_from_b64
 from keys.points import public_key_problem
 from keys.registry import Department, KeyRecord, KeyRegistry
+from keys.signatures import signatures_valid, verifies, verify_signature
 
 __all__ = [
     "Department",
@@ -23,6 +24,6 @@ __all__ = [
     "public_key_from_b64",
     "public_key_problem",
     "signatures_valid",
+    "verifies",
     "verify_signature",
-    "verify_with",
 ]

@@ -1,4 +1,4 @@
-"""Ed25519 key pairs: PKCS#8 PEM files (mode 0600), key ids, signing and verifying bytes.
+"""Ed25519 key pairs: PKCS#8 PEM files (mode 0600), key ids, signing bytes (``keys.signatures`` verifies).
 
 A key id is ``"ed25519:"`` followed by the first 16 bytes of SHA-256 over the raw 32-byte
 public key, in lowercase hex. It is derived, so a registry entry can be checked against its key.
@@ -14,11 +14,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keys.errors import KeyFileError, SignatureError
+from keys.errors import KeyFileError
 
 KEY_ID_PREFIX = "ed25519:"
 
@@ -39,39 +38,6 @@ def public_key_from_b64(text: str) -> bytes:
     if len(raw) != 32:
         raise ValueError("public_key must decode to 32 bytes")
     return raw
-
-
-def verify_signature(public_key: bytes, message: bytes, signature_b64: str) -> None:
-    """Verify a base64 Ed25519 signature over ``message``; raise SignatureError if it fails."""
-    verify_with(Ed25519PublicKey.from_public_bytes(public_key), message, signature_b64)
-
-
-def verify_with(key: Ed25519PublicKey, message: bytes, signature_b64: str) -> None:
-    """``verify_signature`` with the public key already decoded (a verifier checking many signatures of
-    few keys decodes each key once)."""
-    try:
-        signature = base64.b64decode(signature_b64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise SignatureError("signature is not valid base64") from exc
-    if len(signature) != 64:
-        raise SignatureError("an Ed25519 signature is 64 bytes")
-    try:
-        key.verify(signature, message)
-    except InvalidSignature as exc:
-        raise SignatureError("signature does not verify over the statement's canonical bytes") from exc
-
-
-def signatures_valid(items: list[tuple[bytes, bytes, str]]) -> list[bool]:
-    """For each (public key, message, base64 signature): whether it verifies (a picklable batch check)."""
-    out = []
-    for public_key, message, signature in items:
-        try:
-            verify_signature(public_key, message, signature)
-        except (SignatureError, ValueError):
-            out.append(False)
-        else:
-            out.append(True)
-    return out
 
 
 @dataclass(frozen=True)

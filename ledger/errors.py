@@ -1,4 +1,5 @@
-"""Errors of the ledger layer. Each has a problem slug and the HTTP status the API maps it to."""
+"""Errors of the ledger layer: refusals, each named by a slug (its reason, the problem type the API reports)
+and a title. They carry no transport detail: the API decides how each is answered."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ class LedgerError(Exception):
     """Base of the ledger's refusals: nothing was stored."""
 
     slug = "ledger-error"
-    status = 400
     title = "Refused"
 
 
@@ -15,7 +15,6 @@ class MalformedError(LedgerError):
     """The body is not acceptable JSON (syntax, duplicate keys, nesting, size)."""
 
     slug = "malformed"
-    status = 400
     title = "Malformed request body"
 
 
@@ -23,7 +22,6 @@ class ValidationError(LedgerError):
     """A statement does not match its type's schema or a domain rule on its values."""
 
     slug = "invalid-statement"
-    status = 422
     title = "Invalid statement"
 
 
@@ -31,7 +29,6 @@ class AuthenticationError(LedgerError):
     """The signature or key does not authenticate the issuer."""
 
     slug = "bad-signature"
-    status = 401
     title = "Signature not accepted"
 
 
@@ -39,7 +36,6 @@ class ForbiddenError(LedgerError):
     """The issuer is authenticated but may not do this."""
 
     slug = "forbidden"
-    status = 403
     title = "Not permitted"
 
 
@@ -47,7 +43,6 @@ class RuleError(LedgerError):
     """The statement is well-formed but a domain rule refuses it now."""
 
     slug = "rule-violated"
-    status = 422
     title = "Domain rule refused the statement"
 
 
@@ -55,7 +50,6 @@ class NotFoundError(LedgerError):
     """The statement refers to something that does not exist."""
 
     slug = "not-found"
-    status = 404
     title = "Not found"
 
 
@@ -63,7 +57,6 @@ class ConflictError(LedgerError):
     """Same statement id with other content, or based on a stale version."""
 
     slug = "conflict"
-    status = 409
     title = "Conflict"
 
 
@@ -71,7 +64,6 @@ class UnavailableError(LedgerError):
     """The ledger cannot take statements now (closing, overloaded)."""
 
     slug = "unavailable"
-    status = 503
     title = "Service unavailable"
 
 
@@ -90,7 +82,6 @@ class IntegrityFailure(LedgerError):
     """The ledger's database holds what no append wrote (e.g. an authority event whose signature fails)."""
 
     slug = "ledger-integrity"
-    status = 500
     title = "Ledger integrity failure"
 
 

@@ -51,9 +51,9 @@ SQLITE_DDL = [
     "CREATE INDEX IF NOT EXISTS access_log_subjects_subject ON access_log_subjects (subject, position)",
     # A file written before the links existed: the view starts again from the first event (rows exist
     # only with a position: both are written, and dropped, in one transaction).
-    ("DELETE FROM projection_positions WHERE name = 'access_log' AND NOT EXISTS (SELECT 1 FROM access_log_subjects)"
+    ("DELETE FROM tracking WHERE application_name = 'access_log' AND NOT EXISTS (SELECT 1 FROM access_log_subjects)"
      " AND EXISTS (SELECT 1 FROM access_log WHERE subject IS NOT NULL)"),
-    "DELETE FROM access_log WHERE NOT EXISTS (SELECT 1 FROM projection_positions WHERE name = 'access_log')",
+    "DELETE FROM access_log WHERE NOT EXISTS (SELECT 1 FROM tracking WHERE application_name = 'access_log')",
 ]
 TYPES = ("bigint", *["text"] * (len(COLUMNS) - 1))
 LINK_COLUMNS = ("position", "subject")
@@ -125,6 +125,7 @@ class AccessLogView(TrackedView):
     name = NAME
 
     page = 2000
+    pages: EventPages
 
     def __init__(self, ledger: Ledger, store: Store) -> None:
         self.ledger = ledger
@@ -199,7 +200,7 @@ class AccessLogView(TrackedView):
             tx.lock(NAME)
             tx.execute("DELETE FROM access_log")
             tx.execute("DELETE FROM access_log_subjects")
-            tx.execute("DELETE FROM projection_positions WHERE name = %s", (NAME,))
+            tx.untrack(NAME)
 
     def digest(self) -> str:
         h = hashlib.sha256(f"position {self.position()}\n".encode())

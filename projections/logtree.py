@@ -3,6 +3,9 @@
 ``LogTree.catch_up`` reads new leaf hashes from ``ledger_entries`` in leaf order (the dense index
 the ledger assigned when it appended them) and stores every perfect subtree they complete, with its
 position, in one transaction. Proofs then read O(log n) stored hashes (``ledger.log.merkle``).
+
+The tree follows the leaf sequence, not the events: its tracked position (the library's ``Tracking``
+under the name ``log_tree``) is its size, the number of leaves integrated.
 """
 
 from __future__ import annotations
@@ -13,13 +16,12 @@ from typing import TypeVar
 
 from ledger.log import merkle
 from projections.store import Store, Tx, scan
-from projections.tracking import TrackedView, get_position, set_position
+from projections.tracking import TrackedView
 
 NAME = "log_tree"
 T = TypeVar("T")
 
 SQLITE_DDL = [
-    "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
     ("CREATE TABLE IF NOT EXISTS log_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
     " PRIMARY KEY (level, idx)) WITHOUT ROWID"),
     ("CREATE TABLE IF NOT EXISTS log_checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL,"
@@ -89,14 +91,14 @@ class LogTree(TrackedView):
 
     def size(self) -> int:
         """Leaves integrated so far."""
-        self._known_size = max(self._known_size, get_position(self.store, NAME))
+        self._known_size = max(self._known_size, self.store.position(NAME))
         return self._known_size
 
     def catch_up(self, batch: int = 20_000) -> int:
         """Integrate up to ``batch`` new leaves; return how many."""
         with self.store.transaction() as tx:
             tx.lock(NAME)
-            size = get_position(tx, NAME)
+            size = tx.position(NAME)
             rows = tx.execute(
                 "SELECT leaf_index, leaf_hash FROM ledger_entries WHERE leaf_index >= %s ORDER BY leaf_index LIMIT %s",
                 (size, batch),
@@ -108,7 +110,7 @@ class LogTree(TrackedView):
             nodes = merkle.node_hashes_for_batch(size, [bytes(h) for _, h in rows], _Reader(tx, self.store.kind))
             tx.insert_many("log_nodes", ("level", "idx", "hash"), ("smallint", "bigint", "bytea"),
                            [(lv, i, h) for lv, i, h in nodes if lv > 0])
-            set_position(tx, NAME, size + len(rows))
+            tx.track(NAME, size + len(rows))
             return len(rows)
 
     def reset(self) -> None:
@@ -116,7 +118,7 @@ class LogTree(TrackedView):
         with self.store.transaction() as tx:
             tx.lock(NAME)
             tx.execute("DELETE FROM log_nodes")
-            tx.execute("DELETE FROM projection_positions WHERE name = %s", (NAME,))
+            tx.untrack(NAME)
         self._known_size = 0
 
     def digest(self) -> str:

@@ -28,7 +28,8 @@ class ProjectionWorker:
     def __init__(self, steps: Sequence[Callable[[], int]], *, poll_seconds: float = 1.0,
                  periodic: Sequence[tuple[float, Callable[[], object]]] = (), min_gap_seconds: float = 0.1) -> None:
         self.steps = list(steps)
-        self.periodic = [[interval, fn, 0.0] for interval, fn in periodic]
+        self.periodic = list(periodic)
+        self._last_run = [0.0] * len(self.periodic)  # when each periodic task last ran (monotonic)
         self.poll_seconds = poll_seconds
         self.min_gap_seconds = min_gap_seconds  # under load, catch up in batches rather than per commit
         self._wake = threading.Event()
@@ -61,11 +62,10 @@ class ProjectionWorker:
             if n == 0:
                 break
         now = time.monotonic()
-        for task in self.periodic:
-            interval, fn, last = task
-            if now - last >= interval:
+        for i, (interval, fn) in enumerate(self.periodic):
+            if now - self._last_run[i] >= interval:
                 fn()
-                task[2] = now
+                self._last_run[i] = now
         return done
 
     def _run(self) -> None:

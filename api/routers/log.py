@@ -13,20 +13,13 @@ from fastapi.responses import PlainTextResponse, Response
 
 from api.deps import ViewsDep
 from api.openapi import READ_PROBLEMS
-from ledger.errors import LedgerError, NotFoundError
+from api.problems import RangeError
+from ledger.errors import NotFoundError
 
 I64 = 2**63 - 1  # sizes and indexes are 64-bit in the database: larger ones are refused as invalid (422)
 
 router = APIRouter(prefix="/v1/log", tags=["transparency log"], responses=READ_PROBLEMS)
 MAX_LEAF_HASHES = 1000
-
-
-class RangeError(LedgerError):
-    """A size, index or range outside the log."""
-
-    slug = "invalid-range"
-    status = 400
-    title = "Outside the log"
 
 
 def b64(h: bytes) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 import orjson
@@ -13,7 +13,9 @@ from fastapi.responses import Response
 
 from api.deps import ViewsDep
 from api.openapi import READ_PROBLEMS
-from api.routers.log import RangeError
+from api.problems import RangeError
+from ledger.errors import ValidationError
+from ledger.format.times import parse_date
 
 router = APIRouter(prefix="/v1/public/lists", tags=["public lists"], responses=READ_PROBLEMS)
 DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -44,8 +46,8 @@ async def public_list(
     for value in (decided_from, decided_to):
         if value is not None:
             try:
-                date.fromisoformat(value)
-            except ValueError:
+                parse_date(value)
+            except ValidationError:
                 raise RangeError(f"{value} is not a real date") from None
     try:
         entries, next_cursor = await asyncio.to_thread(

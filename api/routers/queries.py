@@ -12,9 +12,9 @@ from fastapi.responses import Response
 from api.body import read_json
 from api.deps import AnswersDep, CommitterDep, SettingsDep
 from api.openapi import QUERY_BODY, QUERY_RESPONSES
-from api.problems import problem
+from api.problems import refusal
 from ledger.application import Receipt
-from ledger.errors import LedgerError, QueryExpiredError, ValidationError
+from ledger.errors import LedgerError, QueryExpiredError, QueryRefusedError, ValidationError
 from ledger.format.statements import parse_envelope
 
 router = APIRouter(prefix="/v1/queries", tags=["queries"])
@@ -39,13 +39,13 @@ async def query(request: Request, committer: CommitterDep, settings: SettingsDep
         raise ValidationError("POST /v1/queries takes query.requested statements; others go to /v1/statements")
     (outcome,) = await asyncio.wrap_future(committer.submit([envelope]))
     if isinstance(outcome, QueryExpiredError):
-        return problem(outcome.slug, outcome.title, outcome.status, str(outcome), receipt=outcome.receipt.as_dict())
+        return refusal(outcome, receipt=outcome.receipt.as_dict())
     if isinstance(outcome, LedgerError):
         raise outcome
     assert isinstance(outcome, Receipt) and outcome.outcome is not None
     receipt = outcome.as_dict()
     if outcome.outcome["status"] != "accepted":
-        return problem("query-refused", "Query refused", 403, outcome.outcome.get("reason"), receipt=receipt)
+        return refusal(QueryRefusedError(outcome.outcome.get("reason") or ""), receipt=receipt)
     now = datetime.now(timezone.utc)
     # The entry is committed (or, sent again, passed every check anew and is still fresh): only now is anything read.
     data = await asyncio.to_thread(answers.answer, envelope.statement.values, now, outcome.position)

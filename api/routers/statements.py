@@ -12,17 +12,18 @@ from fastapi.responses import Response
 from api.body import read_json
 from api.deps import CommitterDep, SettingsDep
 from api.openapi import BATCH_BODY, ENVELOPE_BODY, RECEIPT_RESPONSES, BATCH_RESPONSES
-from api.problems import problem_of
+from api.problems import problem_of, status_of
 from ledger.application import Receipt
-from ledger.errors import LedgerError, MalformedError
-from ledger.errors import ValidationError
+from ledger.errors import LedgerError, MalformedError, ValidationError
 from ledger.format.statements import Envelope, parse_envelope
 
 
 def _not_a_query(envelope: Envelope) -> Envelope:
+    """Queries are recorded where they are answered: ``POST /v1/queries``."""
     if envelope.statement.type == "query.requested":
         raise ValidationError("queries go to POST /v1/queries, which answers them")
     return envelope
+
 
 router = APIRouter(prefix="/v1/statements", tags=["statements"])
 
@@ -38,7 +39,7 @@ def _check_items(items: list[Any]) -> tuple[list[dict[str, Any] | None], list[tu
         try:
             parsed.append((i, _not_a_query(parse_envelope(item))))
         except LedgerError as exc:
-            results[i] = {"index": i, "status": exc.status, "problem": problem_of(exc)}
+            results[i] = {"index": i, "status": status_of(exc), "problem": problem_of(exc)}
     return results, parsed
 
 
@@ -98,7 +99,7 @@ async def append_batch(request: Request, committer: CommitterDep, settings: Sett
         outcomes = await asyncio.wrap_future(committer.submit([e for _, e in parsed]))
         for (i, _), outcome in zip(parsed, outcomes, strict=True):
             if isinstance(outcome, LedgerError):
-                results[i] = {"index": i, "status": outcome.status, "problem": problem_of(outcome)}
+                results[i] = {"index": i, "status": status_of(outcome), "problem": problem_of(outcome)}
             else:
                 results[i] = {"index": i, "status": 200 if outcome.replay else 201, "receipt": outcome.as_dict()}
     accepted = sum(1 for r in results if r and r["status"] in (200, 201))

@@ -23,7 +23,6 @@ from datetime import timedelta
 from typing import Any, NamedTuple
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from keys import (
     KeyError_,
@@ -31,16 +30,17 @@ from keys import (
     key_id_for,
     public_key_from_b64,
     public_key_problem,
-    verify_with,
+    verify_signature,
 )
 from ledger.domain import queries
 from ledger.format.canonical import canonical_bytes
-from ledger.log.leaves import entry_bytes
+from ledger.log.leaves import entry_leaf_hash
 from ledger.errors import LedgerError
-from ledger.log.merkle import StreamingTreeBuilder, leaf_hash
+from ledger.log.merkle import StreamingTreeBuilder
 from ledger.log.note import NoteError, open_checkpoint
 from ledger.domain.registry_changes import apply_authority_statement
-from ledger.format.statements import AUTHORITY_TYPES, parse_datetime, parse_statement
+from ledger.format.statements import AUTHORITY_TYPES, parse_statement
+from ledger.format.times import parse_datetime
 
 
 class AuditEntry(NamedTuple):
@@ -107,10 +107,6 @@ class EntryChecker:
         self.authority_code = authority_code
         self.founding = founding
         self.origin = origin
-        self._keys: dict[bytes, Ed25519PublicKey] = {}  # each public key decoded once
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_keys": {}}  # key objects stay in their process
 
     def check(self, entry: AuditEntry) -> tuple[bytes, Any]:
         """Return (leaf hash, parsed statement), or raise AuditFailure naming the entry."""
@@ -136,7 +132,7 @@ class EntryChecker:
             raise AuditFailure(self._where(entry, st),
                                "a query entry, and only a query entry, carries the ledger's decision")
         try:
-            computed = leaf_hash(entry_bytes(data, entry.key_id, entry.signature, entry.recorded_at, entry.outcome))
+            computed = entry_leaf_hash(data, entry.key_id, entry.signature, entry.recorded_at, entry.outcome)
         except (ValueError, TypeError) as exc:
             raise AuditFailure(self._where(entry, st), str(exc)) from None
         if self.origin is not None and st.values["ledger"] != self.origin:
@@ -168,19 +164,12 @@ class EntryChecker:
             if self.founding:
                 if entry.key_id != key_id_for(self.authority_public_key):
                     raise AuditFailure(self._where(entry, st), "founding statement not signed by the given authority key")
-                self._verify(self.authority_public_key, data, entry.signature)
+                verify_signature(self.authority_public_key, data, entry.signature)
             else:
                 record = self.registry.key_for(entry.key_id, st.issuer, st.issued_at)
-                self._verify(record.public_key, data, entry.signature)
+                verify_signature(record.public_key, data, entry.signature)
         except KeyError_ as exc:
             raise AuditFailure(self._where(entry, st), f"signature: {exc}") from None
-
-    def _verify(self, public_key: bytes, message: bytes, signature_b64: str) -> None:
-        """``keys.verify_signature`` (same refusals, same errors), decoding each public key once."""
-        key = self._keys.get(public_key)
-        if key is None:
-            key = self._keys[public_key] = Ed25519PublicKey.from_public_bytes(public_key)
-        verify_with(key, message, signature_b64)
 
     def _check_query(self, st, entry: AuditEntry, where: str) -> None:  # type: ignore[no-untyped-def]
         """An accepted query must be one the policy accepts (freshness aside: its bound is a setting)."""

@@ -78,37 +78,8 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
         kinds = set(data["kinds"])
         items: dict[str, Item] = {}
         for raw in data["items"]:
-            item = Item(
-                code=raw["code"],
-                field=raw["field"],
-                kind=raw["kind"],
-                severity=raw["severity"],
-                title=raw["title"],
-                collectable=bool(raw["collectable"]),
-                publishable=bool(raw["publishable"]),
-                listing=raw["listing"],
-                details=dict(raw["details"]),
-                validity_months=raw.get("validity_months"),
-            )
-            problems = []
-            if item.code in items:
-                problems.append("duplicate code")
-            if item.field is not None and item.field not in fields:
-                problems.append(f"unknown field {item.field}")
-            if item.kind not in kinds:
-                problems.append(f"unknown kind {item.kind}")
-            if (item.kind == "negative") != (item.severity is not None) or (
-                item.severity is not None and item.severity not in severities
-            ):
-                problems.append("a negative item needs a severity, others none")
-            if item.listing not in LISTINGS:
-                problems.append(f"unknown listing {item.listing}")
-            if item.listing == "black" and item.severity != "serious":
-                problems.append("only serious items may be black-list items")
-            if item.listing == "red" and (item.kind != "positive" or not item.validity_months):
-                problems.append("a red-list item is positive and has validity_months")
-            if any(t not in DETAIL_TYPES for t in item.details.values()):
-                problems.append("detail types must be one of " + ", ".join(sorted(DETAIL_TYPES)))
+            item = _item(raw)
+            problems = _item_problems(item, items, fields, kinds, severities)
             if problems:
                 raise ValidationError(f"catalogue item {item.code}: " + "; ".join(problems))
             items[item.code] = item
@@ -136,6 +107,42 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValidationError(f"catalogue document is malformed: {exc!r}") from None
+
+
+def _item(raw: dict[str, Any]) -> Item:
+    return Item(
+        code=raw["code"],
+        field=raw["field"],
+        kind=raw["kind"],
+        severity=raw["severity"],
+        title=raw["title"],
+        collectable=bool(raw["collectable"]),
+        publishable=bool(raw["publishable"]),
+        listing=raw["listing"],
+        details=dict(raw["details"]),
+        validity_months=raw.get("validity_months"),
+    )
+
+
+def _item_problems(item: Item, earlier: dict[str, Item], fields: dict[str, Any], kinds: set[str],
+                   severities: set[str]) -> list[str]:
+    """What is inconsistent about an item, given the items before it and the catalogue's fields, kinds and
+    severities (nothing, for a consistent one)."""
+    checks = (
+        (item.code in earlier, "duplicate code"),
+        (item.field is not None and item.field not in fields, f"unknown field {item.field}"),
+        (item.kind not in kinds, f"unknown kind {item.kind}"),
+        ((item.kind == "negative") != (item.severity is not None)
+         or (item.severity is not None and item.severity not in severities),
+         "a negative item needs a severity, others none"),
+        (item.listing not in LISTINGS, f"unknown listing {item.listing}"),
+        (item.listing == "black" and item.severity != "serious", "only serious items may be black-list items"),
+        (item.listing == "red" and (item.kind != "positive" or not item.validity_months),
+         "a red-list item is positive and has validity_months"),
+        (any(t not in DETAIL_TYPES for t in item.details.values()),
+         "detail types must be one of " + ", ".join(sorted(DETAIL_TYPES))),
+    )
+    return [message for failed, message in checks if failed]
 
 
 def shipped_catalogue_document(version: int = 1) -> dict[str, Any]:

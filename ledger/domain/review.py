@@ -23,6 +23,8 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from ledger.format.times import parse_datetime
+
 BEIJING = timezone(timedelta(hours=8))
 EXEMPT = {"audit", "privacy_review"}  # and accepted ``subject_self_query`` reads
 VOLUME_MIN = 10  # queries in the last 24 hours before the volume rules look at the history
@@ -32,7 +34,7 @@ SELF_QUERY_DEPARTMENT_DAY = 100  # ... of one department
 
 
 def _when(row: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(row["issued_at"].replace("Z", "+00:00"))
+    return parse_datetime(row["issued_at"])
 
 
 def _day(row: dict[str, Any]) -> date:

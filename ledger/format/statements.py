@@ -2,7 +2,7 @@
 
 An envelope is ``{"statement": {...}, "key_id": "...", "signature": "<base64 Ed25519>"}`` where the
 signature covers JCS(statement). Every statement has ``type``, ``id`` (UUID chosen by the signer),
-``issuer`` (a department's unified social credit code), ``issued_at`` (RFC 3339 UTC, ``Z``) and
+``issuer`` (a department's unified social credit code), ``issued_at`` (RFC 3339 UTC, ``Z``: ``times``) and
 ``ledger`` (the log origin of the ledger it is for: a statement signed for one ledger is refused by another),
 plus the fields of its type listed in ``SCHEMAS``. Unknown or missing fields are refused.
 """
@@ -15,17 +15,17 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from ledger.format.canonical import canonical_bytes
 from ledger.errors import MalformedError, ValidationError
 from ledger.format.identifiers import IdentifierError, validate_resident_id, validate_uscc
+from ledger.format.times import format_datetime as format_datetime  # importable from here too, as are
+from ledger.format.times import parse_date, parse_datetime  # the parsers the schemas use
 
 Validator = Callable[[Any], Any]
 
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _KEY_ID = re.compile(r"^ed25519:[0-9a-f]{32}$")
 _B64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
@@ -47,31 +47,6 @@ QUERY_SCOPES = ("archive", "subject_access_log", "access_log", "review_report", 
                 "as_of_lists", "key_compromise")
 CORRECTABLE = ("subject_name", "summary", "decision_date", "document_number", "legal_basis",
                "behaviour_end", "valid_until", "details")
-
-
-def parse_datetime(value: Any) -> datetime:
-    """RFC 3339 UTC timestamp with a ``Z`` suffix, to an aware datetime."""
-    if not isinstance(value, str) or not _DATETIME.match(value):
-        raise ValidationError(f"{value!r} is not an RFC 3339 UTC timestamp like 2026-01-31T08:00:00Z")
-    try:
-        return datetime.fromisoformat(value)  # the Z gives UTC
-    except ValueError:
-        raise ValidationError(f"{value!r} is not a real date and time") from None
-
-
-def parse_date(value: Any) -> date:
-    """ISO calendar date YYYY-MM-DD."""
-    if not isinstance(value, str) or not _DATE.match(value):
-        raise ValidationError(f"{value!r} is not a date like 2026-01-31")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(f"{value!r} is not a real date") from None
-
-
-def format_datetime(value: datetime) -> str:
-    """Format an aware datetime as RFC 3339 UTC with microseconds and ``Z``."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _text(max_len: int) -> Validator:

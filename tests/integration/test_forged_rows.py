@@ -19,6 +19,7 @@ from psycopg import sql
 
 from api.cli import main as cli
 from api.migrate import available, migrate
+from api.problems import status_of
 from api.runtime import open_ledger, open_views
 from api.settings import Settings
 from keys import KeyPair
@@ -120,7 +121,7 @@ def test_live_ledger_ignores_a_key_without_its_entry(world: World, monkeypatch, 
     attacker = KeyPair.generate()
     forge(world, forged_key(world, dept, attacker))
     forged = world.append(world.submission(Department(dept.code, attacker)))[0]
-    assert isinstance(forged, LedgerError) and forged.status == 401, forged
+    assert isinstance(forged, LedgerError) and status_of(forged) == 401, forged
     world.append_ok(world.submission(dept))  # the ledger goes on, with the registry its appends wrote
     assert audit(world, monkeypatch) == 1
     assert f"audit FAILED at event {AUTHORITY_ID} version " in capsys.readouterr().err

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from api.cli import archive_elsewhere
+from api.cli.views import archive_elsewhere
 from api.runtime import open_views
 from ledger.domain.aggregates import Query
 from projections import access_log, archive
@@ -133,7 +133,7 @@ def test_a_page_builder_that_fails_is_reported_and_leaves_the_view_consistent(wo
 
 def _builder_racing_another_writer(settings_json: str):  # type: ignore[no-untyped-def]
     """Opens the archive in the builder process, after another writer has moved the view on a page."""
-    from api.cli import _open_archive
+    from api.cli.views import _open_archive
 
     view, close = _open_archive(settings_json)
     view.catch_up(batch=25)

@@ -2,7 +2,7 @@
 
 - ``baseline_app``: the usual pattern, one eventsourcing ``save()`` per request, no signatures;
 - ``echo_app``: returns the request body: the HTTP ceiling of this stack on this machine.
-Run with ``uvicorn --factory api.bench_apps:baseline_app`` (settings from the environment).
+Run from the checkout with ``uvicorn --factory bench.apps:baseline_app`` (settings from the environment).
 """
 
 from __future__ import annotations

@@ -1,0 +1,98 @@
+"""The argument parser of ``credit-ledger``: each command and the function that runs it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from api.cli.audit import cmd_access_report, cmd_audit_verify, cmd_export
+from api.cli.serve import cmd_serve
+from api.cli.setup import cmd_init, cmd_keys_new, cmd_migrate
+from api.cli.statements import cmd_sign, cmd_submit
+from api.cli.views import cmd_project, cmd_rebuild
+
+# Commands the installed tool no longer has, with where they went (said in one line instead of the usage).
+GONE = {"bench": "the benchmark is not part of the installed tool: run `python3 -m bench` from a checkout"}
+
+_DATA_HELP = "data directory (default ./ledger-data or CREDIT_LEDGER_DATA_DIR)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``credit-ledger``."""
+    parser = argparse.ArgumentParser(prog="credit-ledger", description="Signed, event-sourced credit ledger.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create the authority and log keys and found the ledger")
+    p.add_argument("--data", help=_DATA_HELP)
+    p.set_defaults(func=cmd_init)
+
+    keys = sub.add_parser("keys", help="key pairs").add_subparsers(dest="keys_command", required=True)
+    p = keys.add_parser("new", help="create an Ed25519 key pair (PKCS#8 PEM, mode 0600)")
+    p.add_argument("--out", required=True, help="private key file to create")
+    p.set_defaults(func=cmd_keys_new)
+
+    p = sub.add_parser("sign", help="turn a statement JSON file into a signed envelope")
+    p.add_argument("statement", help="statement JSON file ('-' for stdin); id, issued_at and ledger are filled in if absent")
+    p.add_argument("--key", required=True, help="private key file (PKCS#8 PEM)")
+    p.add_argument("--issuer", help="set the statement's issuer (department code)")
+    p.add_argument("--ledger", help="the log origin of the ledger the statement is for, if the file has none "
+                                    "(default: CREDIT_LEDGER_LOG_ORIGIN)")
+    p.add_argument("-o", "--output", help="write the envelope here instead of stdout")
+    p.set_defaults(func=cmd_sign)
+
+    p = sub.add_parser("submit", help="POST an envelope (or a JSON list of envelopes) to the ledger")
+    p.add_argument("envelope", help="envelope JSON file ('-' for stdin)")
+    p.add_argument("--url", default=os.environ.get("CREDIT_LEDGER_URL", "http://127.0.0.1:8000"))
+    p.add_argument("--timeout", type=float, default=30.0)
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("serve", help="run the HTTP service (runs init first on an empty data directory)")
+    p.add_argument("--data", help=_DATA_HELP)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--log-level", default="info")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (each with its own group committer)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("access-report", help="the privacy officer's review report (itself a logged query)")
+    p.add_argument("--key", required=True, help="the privacy officer department's private key")
+    p.add_argument("--issuer", required=True, help="the privacy officer department's code")
+    p.add_argument("--operator", required=True, help="the staff id of the person reading")
+    p.add_argument("--legal-basis", default="Shandong Social Credit Regulation art. 22 (query review)")
+    p.add_argument("--from", dest="start", help="RFC 3339 UTC start (default: 7 days before --to)")
+    p.add_argument("--to", dest="end", help="RFC 3339 UTC end (default: now)")
+    p.add_argument("--ledger", help="the ledger's log origin (default: CREDIT_LEDGER_LOG_ORIGIN)")
+    p.add_argument("--url", default=os.environ.get("CREDIT_LEDGER_URL", "http://127.0.0.1:8000"))
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.set_defaults(func=cmd_access_report)
+
+    p = sub.add_parser("project", help="run the projections as a separate worker process")
+    p.add_argument("--data", help=_DATA_HELP)
+    p.add_argument("--once", action="store_true", help="catch up once and exit")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_project)
+
+    p = sub.add_parser("rebuild", help="drop a view, rebuild it from the events, compare digests")
+    p.add_argument("view", nargs="?", default="all", choices=["all", "archive", "access_log", "log_tree"])
+    p.add_argument("--data", help=_DATA_HELP)
+    p.set_defaults(func=cmd_rebuild)
+
+    p = sub.add_parser("export", help="write a self-contained audit bundle (JSON lines; .gz to compress)")
+    p.add_argument("--data", help=_DATA_HELP)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)
+
+    audit = sub.add_parser("audit", help="verify the whole history").add_subparsers(dest="audit_command", required=True)
+    p = audit.add_parser("verify", help="re-verify every signature, the tree and every checkpoint")
+    p.add_argument("--data", help="data directory of a live ledger (default ./ledger-data)")
+    p.add_argument("--bundle", help="verify an exported bundle instead of the live database")
+    p.add_argument("--authority-key", help="file with the authority's base64 public key (authority.pub)")
+    p.add_argument("--log-verifier-key", help="the log's verifier key string (GET /v1/log/verifier-key)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="processes checking signatures of a live ledger (default: one per core; 1: no workers)")
+    p.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser("migrate", help="apply pending PostgreSQL migrations")
+    p.add_argument("--grant-to", help="the service's role: may insert and select the ledger's tables, nothing more")
+    p.set_defaults(func=cmd_migrate)
+    return parser
