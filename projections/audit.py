@@ -82,7 +82,7 @@ class _EntryDecoder:
                                f"the stored event cannot be decoded: {type(exc).__name__}") from None
 
 
-def _plain_entry_fields(state: bytes) -> tuple[str, str, str, str, dict | None] | None:  # type: ignore[type-arg]
+def _plain_entry_fields(state: bytes) -> tuple[str, str, str, str, dict[str, Any] | None] | None:
     """(statement, key_id, signature, recorded_at, outcome) of a plain JSON state, or None for the mapper."""
     values = state_object(state)
     if values is None:

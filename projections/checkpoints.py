@@ -8,6 +8,8 @@ another key would present them a second, unverifiable log.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -81,7 +83,7 @@ class Checkpointer:
         """The verifier key string ``origin+keyid+base64(0x01||pubkey)`` auditors pin."""
         return verifier_key_string(self.origin, self.log_key.public_key)
 
-    def _row(self, row: tuple) -> StoredCheckpoint:  # type: ignore[type-arg]
+    def _row(self, row: tuple[Any, ...]) -> StoredCheckpoint:
         return StoredCheckpoint(int(row[0]), bytes(row[1]), row[2], row[3])
 
     def latest(self) -> StoredCheckpoint | None:

@@ -37,7 +37,7 @@ class _Reader:
     """``merkle.HashReader`` over ``ledger_entries`` (level 0) and ``log_nodes`` (above)."""
 
     def __init__(self, q: Tx | Store, kind: str) -> None:
-        self.run = q.execute if hasattr(q, "execute") else q.query  # type: ignore[union-attr]
+        self.run = q.execute if hasattr(q, "execute") else q.query
         self.kind = kind
 
     def read_hashes(self, addrs: Sequence[tuple[int, int]]) -> list[bytes]:

@@ -66,7 +66,9 @@ class Store(Protocol):
     """A database holding views."""
 
     kind: str
-    tracking: TrackingRecorder  # the library's recorder of the views' positions
+    @property
+    def tracking(self) -> TrackingRecorder:
+        """The library's recorder of the views' positions."""
 
     def transaction(self) -> Any:
         """Context manager yielding a ``Tx``; commits on success, rolls back on error."""

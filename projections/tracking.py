@@ -220,13 +220,13 @@ class EventReader:
             found = self._classes[topic] = (cls.__qualname__, getattr(cls, "class_version", 1) == 1)
         return found
 
-    def fields(self, stored: StoredEvent) -> dict[str, Any]:
+    def fields(self, stored: StoredEvent | Notice) -> dict[str, Any]:
         """The wanted fields the event has."""
         if self.direct and self._class(stored.topic)[1]:
             values = plain_fields(stored.state, self.names)
             if values is not None:
                 return values
-        if type(stored) is Notice:
-            stored = self.recorder.select_notifications(start=stored.id, limit=1)[0]
-        event = self.mapper.to_domain_event(stored)
+        library: StoredEvent = (self.recorder.select_notifications(start=stored.id, limit=1)[0]
+                                if isinstance(stored, Notice) else stored)
+        event = self.mapper.to_domain_event(library)
         return {name: getattr(event, name) for name in self.names if hasattr(event, name)}

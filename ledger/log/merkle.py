@@ -307,7 +307,7 @@ class MemoryHashStore:
     def read_hashes(self, addrs: Sequence[tuple[int, int]]) -> list[bytes]:
         """Return stored hashes for ``addrs``; KeyError names a missing one."""
         try:
-            return [self._hashes[tuple(a)] for a in addrs]
+            return [self._hashes[(a[0], a[1])] for a in addrs]
         except KeyError as e:
             raise KeyError(f"no stored hash at {e.args[0]}") from None
 

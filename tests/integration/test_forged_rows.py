@@ -18,7 +18,6 @@ from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
 from api.cli import main as cli
-from api.migrate import available, migrate
 from api.problems import status_of
 from api.runtime import open_ledger, open_views
 from api.settings import Settings
@@ -287,32 +286,6 @@ def test_the_service_role_may_lock_the_append_lock_table_but_never_change_it(pg_
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(sql.SQL(statement).format(target))
             conn.rollback()
-
-
-@pytest.mark.postgres
-def test_a_service_role_granted_before_the_append_lock_existed_may_take_it(pg_schema):
-    """Upgrading a ledger whose service role was granted before the append lock table came: the migration
-    that adds it lets that role lock it, so the service appends as before."""
-    with login_role() as (role, url):
-        with psycopg.connect(PG_URL) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(pg_schema)))
-            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(pg_schema)))
-            conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-                         " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
-            for m in available():
-                if m.name == "integrity":
-                    break
-                conn.execute(m.sql)
-                conn.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                             (m.version, m.name, m.checksum))
-            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(pg_schema),
-                                                                          sql.Identifier(role)))
-            conn.execute(sql.SQL("GRANT SELECT, INSERT ON ledger_events, ledger_entries TO {}")
-                         .format(sql.Identifier(role)))
-        migrate(PG_URL, pg_schema)
-        with psycopg.connect(url) as conn:
-            conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
-                sql.Identifier(pg_schema, "ledger_append_lock")))
 
 
 @pytest.mark.postgres
