@@ -3,6 +3,14 @@ and a title. They carry no transport detail: the API decides how each is answere
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
+
+class Recorded(Protocol):
+    """What the ledger answers for a statement it recorded (its receipt), as a caller is shown it."""
+
+    def as_dict(self) -> dict[str, Any]: ...
+
 
 class LedgerError(Exception):
     """Base of the ledger's refusals: nothing was stored."""
@@ -73,7 +81,7 @@ class QueryExpiredError(ForbiddenError):
     slug = "query-expired"
     title = "Query expired"
 
-    def __init__(self, detail: str, receipt: object) -> None:
+    def __init__(self, detail: str, receipt: Recorded) -> None:
         super().__init__(detail)
         self.receipt = receipt
 

@@ -56,7 +56,7 @@ class AuditEntry(NamedTuple):
     signature: str
     recorded_at: str
     stored_leaf_hash: bytes | None = None
-    outcome: dict | None = None  # type: ignore[type-arg]
+    outcome: dict[str, Any] | None = None
 
 
 class AuditFailure(Exception):

@@ -322,7 +322,7 @@ def parse_statement(obj: Any) -> Statement:
             except ValidationError:
                 pass
             else:
-                return Statement(type=kind, id=values["id"], issuer=values["issuer"],
+                return Statement(type=values["type"], id=values["id"], issuer=values["issuer"],
                                  issued_at=values["issued_at"], values=values, body=obj,
                                  canonical=canonical_bytes(obj))
     return _parse_statement_checked(obj)
