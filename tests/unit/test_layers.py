@@ -14,7 +14,7 @@ RANK = {"keys": 0, "ledger": 1, "projections": 2, "api": 3, "bench": 4}
 SHIPPED = [top for top in RANK if top != "bench"] + ["migrations"]
 CORE = ["ledger/format", "ledger/log", "ledger/domain"]
 PURE = sorted([str(p.relative_to(ROOT)) for d in CORE for p in (ROOT / d).rglob("*.py")]
-              + ["ledger/errors.py", "keys/points.py", "keys/registry.py", "keys/errors.py"])
+              + ["ledger/errors.py", "keys/points.py", "keys/registry.py", "keys/errors.py", "keys/signatures.py"])
 # The library's aggregate base and topic helpers are pure; its recorders, applications and backends are not.
 PURE_LIBRARY = {"eventsourcing.domain", "eventsourcing.utils"}
 IO_MODULES = {"os", "io", "socket", "sqlite3", "psycopg", "subprocess", "pathlib", "urllib", "http", "requests",
