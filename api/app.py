@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import fastpath, problems
+from api import fastpath, problems, site
 from api.routers import health, log, public, queries, statements
 from api.runtime import open_ledger, open_views
 from api.settings import Settings
@@ -75,5 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(queries.router)
     app.include_router(log.router)
     app.include_router(public.router)
+    site.install(app)
     fastpath.install(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from api.cli import copy, query, verify
 from api.cli.audit import cmd_access_report, cmd_audit_verify, cmd_export
 from api.cli.serve import cmd_serve
 from api.cli.setup import cmd_init, cmd_keys_new, cmd_migrate
@@ -95,4 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="apply pending PostgreSQL migrations")
     p.add_argument("--grant-to", help="the service's role: may insert and select the ledger's tables, nothing more")
     p.set_defaults(func=cmd_migrate)
+
+    for module in (copy, query, verify):
+        module.register(sub)
     return parser
