@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from api.cli import copy, query, verify
+from api.cli import console, copy, query, verify
 from api.cli.audit import cmd_access_report, cmd_audit_verify, cmd_export
 from api.cli.serve import cmd_serve
 from api.cli.setup import cmd_init, cmd_keys_new, cmd_migrate
@@ -97,6 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grant-to", help="the service's role: may insert and select the ledger's tables, nothing more")
     p.set_defaults(func=cmd_migrate)
 
-    for module in (copy, query, verify):
+    for module in (copy, query, verify, console):
         module.register(sub)
     return parser
