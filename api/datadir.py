@@ -4,13 +4,17 @@ The directory is created with mode 0700 and the SQLite file with mode 0600 befor
 (SQLite gives the ``-wal`` and ``-shm`` files it creates later the database file's mode). A directory
 that group or others may access is refused with one line naming it and the ``chmod`` to run, as key
 files are; files of an existing ledger that are more open than 0600 are narrowed when it is opened.
+
+``keys/ledger.json`` (0600) records which ledger the keys sign, so that they never found a second one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 OWNER_ONLY = 0o077  # the group and other permission bits
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
@@ -77,3 +81,43 @@ def prepare_sqlite(data_dir: Path, sqlite_path: Path) -> None:
                 os.chmod(companion, 0o600)
         except FileNotFoundError:
             pass
+
+
+# Which ledger the keys of this data directory sign: written by ``init`` when it founds a ledger and by
+# ``copy`` when it moves one, read before anything founds a ledger (``api.runtime.check_founding``).
+FOUNDING_RECORD = "ledger.json"
+
+
+class FoundingError(DataDirectoryError):
+    """The keys of this data directory already sign another ledger (or this one was moved): founding or
+    serving here would give two histories under one log key."""
+
+
+def read_founding(keys_dir: Path) -> dict[str, Any] | None:
+    """The founding record in ``keys_dir`` (``ledger.json``), or None if there is none."""
+    path = Path(keys_dir) / FOUNDING_RECORD
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        raise FoundingError(f"{path} is not valid JSON: restore it from a backup of this data directory") from None
+    if not isinstance(record, dict) or not isinstance(record.get("first_leaf_hash"), str):
+        raise FoundingError(f"{path} is not a founding record: restore it from a backup of this data directory")
+    return record
+
+
+def write_founding(keys_dir: Path, record: dict[str, Any]) -> Path:
+    """Write the founding record (mode 0600) in place of any earlier one, atomically."""
+    path = Path(keys_dir) / FOUNDING_RECORD
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path

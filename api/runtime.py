@@ -12,15 +12,16 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
-from api.datadir import check_data_dir, make_data_dir, prepare_sqlite
+from api.datadir import FoundingError, check_data_dir, make_data_dir, prepare_sqlite, read_founding, write_founding
 from api.migrate import migrate
 from api.settings import Settings
-from keys import KeyFileError, KeyPair, public_key_from_b64
+from keys import KeyFileError, KeyPair, key_id_for, public_key_from_b64
 from ledger.application import Ledger
 from ledger.domain.catalogue import shipped_catalogue_document
 from ledger.errors import IntegrityFailure
 from ledger.domain.genesis import AUTHORITY_CODE, genesis_envelopes
-from ledger.format.statements import parse_envelope
+from ledger.format.statements import format_datetime, parse_envelope
+from ledger.log.note import verifier_key_string
 from projections.checkpoints import Checkpointer
 from projections.access_log import SQLITE_DDL as ACCESS_LOG_DDL
 from projections.access_log import AccessLogView
@@ -30,6 +31,7 @@ from projections.archive import ArchiveView
 from projections.logtree import SQLITE_DDL as LOG_DDL
 from projections.logtree import LogTree
 from projections.store import PostgresStore, SQLiteStore, Store
+from projections.transfer_sources import Head, postgres_head, sqlite_head
 from projections.worker import ProjectionWorker
 
 AUTHORITY_KEY = "authority.pem"
@@ -152,8 +154,12 @@ def check_key_files(settings: Settings) -> None:
 
 
 def needs_init(settings: Settings) -> bool:
-    """True if the data directory has no authority key yet."""
-    return not (settings.keys_dir / AUTHORITY_KEY).exists()
+    """True if the data directory has no authority key yet; with one, the ledger it is configured for must be
+    one these keys may serve (``check_founding``: FoundingError otherwise)."""
+    if not (settings.keys_dir / AUTHORITY_KEY).exists():
+        return True
+    check_founding(settings)
+    return False
 
 
 def init(settings: Settings) -> InitResult:
@@ -174,6 +180,7 @@ def init(settings: Settings) -> InitResult:
     pinned = authority_public_key(settings)
     if pinned != authority.public_key:
         raise KeyFileError(f"{pub} does not match {settings.keys_dir / AUTHORITY_KEY}")
+    check_founding(settings, adopt=False)  # before anything is created in the database
     ledger = open_ledger(settings)
     try:
         founded = False
@@ -196,5 +203,109 @@ def init(settings: Settings) -> InitResult:
             raise KeyFileError("this ledger was founded by another authority key than the one in " + str(settings.keys_dir))
     finally:
         ledger.close()
+    if founded or read_founding(settings.keys_dir) is None:
+        record_founding(settings, ledger_head(settings))
     return InitResult(created_keys=created, founded=founded, authority_key_id=authority.key_id,
                       authority_code=AUTHORITY_CODE)
+
+
+# Never two histories under one log key. ``init`` records in the data directory which ledger its keys founded
+# (``keys/ledger.json``, 0600: origin, verifier key, first leaf hash, the database), ``copy`` points the record
+# at the ledger's new home; before anything founds a ledger or serves one, ``check_founding`` holds the
+# configured database against the record.
+
+def display_url(conninfo: str) -> str:
+    """``postgresql://user@host:port/db`` of a conninfo, without its password."""
+    p = conninfo_to_dict(conninfo)
+    user = f"{p['user']}@" if p.get("user") else ""
+    return f"postgresql://{user}{p.get('host') or '127.0.0.1'}:{p.get('port') or '5432'}/{p.get('dbname') or 'postgres'}"
+
+
+def database_identity(settings: Settings) -> str:
+    """Which database holds the configured ledger, without user or password: ``sqlite`` (the file in the data
+    directory, wherever the directory is moved) or ``postgresql://host:port/db schema S``."""
+    if not settings.database_url:
+        return "sqlite"
+    p = conninfo_to_dict(settings.database_url)
+    return (f"postgresql://{p.get('host') or '127.0.0.1'}:{p.get('port') or '5432'}/{p.get('dbname') or 'postgres'}"
+            f" schema {settings.database_schema}")
+
+
+def _where(settings: Settings, identity: str) -> str:
+    return str(settings.sqlite_path) if identity == "sqlite" else identity
+
+
+def ledger_head(settings: Settings) -> Head:
+    """What the configured database holds of a ledger (nothing is created to find out)."""
+    if settings.database_url:
+        return postgres_head(settings.database_url, settings.database_schema)
+    return sqlite_head(settings.sqlite_path)
+
+
+def record_founding(settings: Settings, head: Head, copied_from: str | None = None) -> None:
+    """Record that the keys of ``settings``' data directory sign the ledger in its configured database."""
+    if head.first_leaf_hash is None:
+        return
+    log_key = KeyPair.load(settings.keys_dir / LOG_KEY)
+    record = {
+        "format": "credit-ledger-founding/1", "origin": settings.log_origin,
+        "log_verifier_key": verifier_key_string(settings.log_origin, log_key.public_key),
+        "first_leaf_hash": base64.b64encode(head.first_leaf_hash).decode("ascii"),
+        "first_key_id": head.first_key_id, "database": database_identity(settings),
+        "recorded_at": format_datetime(datetime.now(timezone.utc)), "copied_from": copied_from,
+    }
+    write_founding(settings.keys_dir, record)
+
+
+def _way_out(settings: Settings, elsewhere: str, here: str) -> str:
+    """What to do instead of founding a second ledger under these keys."""
+    fresh = "or use a fresh data directory (--data) for a new ledger"
+    if elsewhere == here:
+        return f"restore it from a backup, {fresh}"
+    if not settings.database_url:
+        return f"serve that ledger (CREDIT_LEDGER_DATABASE_URL and CREDIT_LEDGER_DATABASE_SCHEMA), {fresh}"
+    schema = "" if settings.database_schema == "public" else f" --schema {settings.database_schema}"
+    source = ("with CREDIT_LEDGER_DATABASE_URL unset" if elsewhere == str(settings.sqlite_path)
+              else "with CREDIT_LEDGER_DATABASE_URL set to that ledger's database")
+    return f"move that ledger here with `credit-ledger copy --to {display_url(settings.database_url)}{schema}` ({source}), {fresh}"
+
+
+def check_founding(settings: Settings, adopt: bool = True) -> Head:
+    """Refuse (FoundingError, one line naming the way out) to found or serve a ledger where that would give two
+    histories under one log key: a database that holds no ledger while the keys already sign one (the record,
+    or a data directory from before records with a founded SQLite file beside the keys), a ledger that
+    ``copy`` moved away, a ledger other than the one the keys founded. With ``adopt``, a founded ledger whose
+    first entry these keys' authority signed is recorded if no record exists yet."""
+    record = read_founding(settings.keys_dir)
+    here = database_identity(settings)
+    head = ledger_head(settings)
+    copied_away = (record is not None and head.size > 0 and record.get("copied_from") == here
+                   and record.get("database") != here)
+    if head.moved_to is not None or copied_away:
+        target = head.moved_to or _where(settings, str(record.get("database") if record else ""))
+        raise FoundingError(
+            f"the ledger in {_where(settings, here)} was moved to {target} by credit-ledger copy and takes no more "
+            "appends: serve the copy (CREDIT_LEDGER_DATABASE_URL and CREDIT_LEDGER_DATABASE_SCHEMA); this one stays "
+            "readable for audit verify and export")
+    if head.size == 0:
+        elsewhere = None
+        if record is not None:
+            elsewhere = _where(settings, str(record.get("database")))
+        elif settings.database_url and sqlite_head(settings.sqlite_path).size:
+            elsewhere = str(settings.sqlite_path)
+        if elsewhere is not None:
+            raise FoundingError(
+                f"{_where(settings, here)} holds no ledger, and the keys in {settings.keys_dir} already sign the "
+                f"ledger {'that was in it' if elsewhere == _where(settings, here) else 'in ' + elsewhere}: founding"
+                f" another here would give two histories under one log key; {_way_out(settings, elsewhere, _where(settings, here))}")
+        return head
+    if record is None:
+        pinned = authority_public_key(settings)
+        if adopt and pinned is not None and head.first_key_id == key_id_for(pinned):
+            record_founding(settings, head)
+        return head
+    if record["first_leaf_hash"] != base64.b64encode(head.first_leaf_hash or b"").decode("ascii"):
+        raise FoundingError(
+            f"the keys in {settings.keys_dir} founded the ledger in {_where(settings, str(record.get('database')))},"
+            f" not the one in {_where(settings, here)}: give the data directory of this ledger (--data)")
+    return head

@@ -124,10 +124,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_access_report(args: argparse.Namespace) -> int:
-    from keys import KeyPair
-    from ledger.format.statements import format_datetime, make_envelope
+    from api.cli.query import answer_of, signed_query
+    from ledger.format.statements import format_datetime
 
-    pair = KeyPair.load(Path(args.key))
     filters = {k: v for k, v in (("from", args.start), ("to", args.end)) if v}
     statement = {
         "type": "query.requested", "id": str(uuid.uuid4()), "issuer": args.issuer,
@@ -135,10 +134,7 @@ def cmd_access_report(args: argparse.Namespace) -> int:
         "operator": args.operator, "purpose": "privacy_review", "legal_basis": args.legal_basis, "scope": "review_report",
         **({"filters": filters} if filters else {}),
     }
-    status, body = post(args.url.rstrip("/") + "/v1/queries", make_envelope(statement, pair.key_id, pair.sign),
-                        args.timeout)
-    if status != 200:
-        raise CLIError(f"refused ({status} {body.get('type', '')}): {body.get('detail', body.get('title'))}")
+    body = answer_of(*post(args.url.rstrip("/") + "/v1/queries", signed_query(statement, args.key), args.timeout))
     data = body["data"]
     print(f"review of {data['from']} to {data['to']} (this read is leaf {body['receipt']['leaf_index']} of the ledger)")
     for f in data["findings"]:

@@ -7,6 +7,7 @@ import os
 import sys
 
 from api.cli.common import settings_from
+from api.cli.setup import print_init
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -19,9 +20,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_key_files(settings)
     if needs_init(settings):
         print(f"{settings.data_dir} has no authority key: running init first", file=sys.stderr)
-        result = init(settings)
-        for path in result.created_keys:
-            print(f"created key {path} (mode 0600)", file=sys.stderr)
+        print_init(settings, init(settings), sys.stderr)
     preflight(settings)
     print(f"serving on http://{args.host}:{args.port} (OpenAPI page: /docs); backend: {settings.backend}", file=sys.stderr)
     if args.workers > 1:
