@@ -71,6 +71,11 @@ def run(quick: bool, json_path: Path | None, postgres_url: str | None, only: set
         copied = 3_000 if quick else 100_000
         stages.append((f"figure 8 copy of a SQLite ledger to PostgreSQL, {copied:,} events",
                        lambda: run_copy(copied, quick)["figures"]))
+    if want("site"):
+        from bench.site_scenario import run_site
+
+        stages.append(("figure 9 public site list pages against the JSON list",
+                       lambda: run_site(quick, postgres_url=postgres_url)["figures"]))
     progress = Progress(len(stages))
     if want("http") and not postgres_url:
         progress.say("figures 1-3 skipped: they run on PostgreSQL only")

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from ledger.application import Ledger
 from ledger.domain.review import review
@@ -81,7 +82,7 @@ class Answers:
         filters = dict(values.get("filters", {}))
         if scope == "archive":
             self.fresh_archive.up_to(position)
-            return shared_archive(self.archive.archive(values["subject"], now.date()))
+            return self._with_versions(shared_archive(self.archive.archive(values["subject"], now.date())))
         if scope == "subject_access_log":
             self.fresh_access_log.up_to(position)
             rows, more = self.access_log.newest({**filters, "subject": values["subject"]}, position)
@@ -101,6 +102,11 @@ class Answers:
             links = {(issuer, subject) for issuer, subject in
                      self.store.query("SELECT DISTINCT issuer, subject FROM archive_records")}
             return {"from": _iso(start), "to": _iso(end), "findings": review(history, links, start, end)}
+        if scope == "department_assessment":
+            from projections.assessment import department_assessment
+
+            self.fresh_access_log.up_to(position)
+            return department_assessment(self.ledger, self.store, filters, now, position)
         if scope == "key_compromise":
             since = parse_datetime(filters["from"]) if "from" in filters else None
             return self.ledger.key_compromise(filters["key_id"], since, int(filters.get("after", 0)), position)
@@ -118,6 +124,15 @@ class Answers:
                         "entries": model.public_list(filters["list"], day)}
             return {"position": position, "day": day.isoformat(), **model.archive(values["subject"], day)}
         raise ValueError(f"unknown scope {scope}")
+
+    def _with_versions(self, archive: dict[str, Any]) -> dict[str, Any]:
+        """Each record with its ``record_version`` (what a ``record.corrected`` must name next): documents
+        projected before they kept it take it from the record's latest stored event."""
+        for record in archive["records"]:
+            if "record_version" not in record:
+                (latest,) = self.ledger.recorder.select_events(UUID(record["record_id"]), desc=True, limit=1)
+                record["record_version"] = latest.originator_version
+        return archive
 
     def _entries(self, start: int, end: int, before: int | None) -> list[dict[str, Any]]:
         """The entries in [start, end) appended before the query at ``before`` (so that what it returned,

@@ -21,8 +21,8 @@ import orjson
 from ledger.application import Ledger
 from ledger.domain.archive_rules import summarize
 from projections.archive_build import PositionMovedError, produce_pages
-from projections.archive_lists import decode_cursor, encode_cursor, position_at, public_list_page
-from projections.archive_model import FIELDS, LISTS, DbModel, Model, archive_topics, dumps, replay
+from projections.archive_lists import ListPage, decode_cursor, encode_cursor, position_at, public_list_page
+from projections.archive_model import FIELDS, LISTS, DbModel, Model, archive_topics, decoded, dumps, replay
 from projections.archive_sql import COLUMNS, SQLITE_DDL, TABLES, TYPES, UPSERT, Page
 from projections.store import Store, Tx, scan
 from projections.tracking import EventPages, EventReader, TrackedView
@@ -157,8 +157,9 @@ class ArchiveView(TrackedView):
         return self.pages(position, batch, self.topics)
 
     def decode(self, notifications: list[Any]) -> list[tuple[str, dict[str, Any]]]:
-        """(event class qualified name, ``FIELDS`` it has) of each stored event, in order."""
-        return [(self.reader.qualname(n.topic), self.reader.fields(n)) for n in notifications]
+        """(event class qualified name, ``FIELDS`` it has and its originator version) of each stored event, in
+        order."""
+        return [decoded(self.reader, n) for n in notifications]
 
     def reset(self) -> None:
         """Drop every row and the position (``rebuild`` then catches up from the first event)."""
@@ -215,7 +216,10 @@ class ArchiveView(TrackedView):
     def public_list(
         self, listing: str, today: date, *, field: str | None = None, authority: str | None = None,
         decided_from: str | None = None, decided_to: str | None = None, cursor: str | None = None, limit: int = 50,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of a public list on ``today``, newest decisions first; returns (entries, next cursor)."""
+        sort: str = "-decision_date", search: str | None = None, entry: str | None = None,
+    ) -> ListPage:
+        """One page of a public list on ``today`` (newest decisions first unless ``sort`` says otherwise), with
+        the position and latest checkpoint it was read at; unpacks as (entries, next cursor)."""
         return public_list_page(self.store, listing, today, field=field, authority=authority,
-                                decided_from=decided_from, decided_to=decided_to, cursor=cursor, limit=limit)
+                                decided_from=decided_from, decided_to=decided_to, cursor=cursor, limit=limit,
+                                sort=sort, search=search, entry=entry)

@@ -19,6 +19,7 @@ from ledger.format.times import parse_date
 
 router = APIRouter(prefix="/v1/public/lists", tags=["public lists"], responses=READ_PROBLEMS)
 DATE = r"^\d{4}-\d{2}-\d{2}$"
+Sort = Literal["-decision_date", "decision_date", "authority"]
 
 
 @router.get(
@@ -27,8 +28,11 @@ DATE = r"^\d{4}-\d{2}-\d{2}$"
     description=(
         "Entries on the list today: masked name and ID number, category, reason, legal basis, deciding authority "
         "and its code, document number, decision date and the date publication ends. Minors are never listed; "
-        "entries leave at expiry, repair, revocation or correction away. Newest decisions first; pass "
-        "`next_cursor` back as `cursor` for the next page. Answers carry an `ETag` (send `If-None-Match`)."
+        "entries leave at expiry, repair, revocation or correction away. Newest decisions first, or in the `sort` "
+        "order; pass `next_cursor` back as `cursor` (with the same `sort`) for the next page. `position` is the "
+        "ledger position the page reflects (an auditor's `as_of_lists` query at that position gives the same "
+        "entries) and `checkpoint` the latest signed checkpoint when it was read (`size`, `root` in base64, `time`), "
+        "both read with the entries. Answers carry an `ETag` (send `If-None-Match`)."
     ),
 )
 async def public_list(
@@ -41,6 +45,8 @@ async def public_list(
     decided_to: Annotated[str | None, Query(alias="to", pattern=DATE)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    sort: Annotated[Sort, Query(description="-decision_date (newest first), decision_date (oldest first), "
+                                            "authority (by the deciding authority's name)")] = "-decision_date",
 ) -> Response:
     today = datetime.now(timezone.utc).date()
     for value in (decided_from, decided_to):
@@ -50,12 +56,14 @@ async def public_list(
             except ValidationError:
                 raise RangeError(f"{value} is not a real date") from None
     try:
-        entries, next_cursor = await asyncio.to_thread(
+        page = await asyncio.to_thread(
             views.archive.public_list, listing, today, field=field, authority=authority,
-            decided_from=decided_from, decided_to=decided_to, cursor=cursor, limit=limit)
+            decided_from=decided_from, decided_to=decided_to, cursor=cursor, limit=limit, sort=sort)
     except ValueError as exc:
         raise RangeError(str(exc)) from None
-    body = orjson.dumps({"list": listing, "as_of": today.isoformat(), "entries": entries, "next_cursor": next_cursor})
+    body = orjson.dumps({"list": listing, "as_of": today.isoformat(), "entries": page.entries,
+                         "next_cursor": page.next_cursor, "position": page.position,
+                         "checkpoint": page.checkpoint.as_json() if page.checkpoint else None})
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
     if request.headers.get("if-none-match") == etag:

@@ -15,6 +15,12 @@ from typing import Any
 from ledger.errors import ValidationError
 
 DETAIL_TYPES = {"string", "integer", "date", "boolean"}
+# Working days from a decision within which its record is to be in the ledger, for catalogues that do not say
+# (``reporting_deadline_working_days``): the "double publicity" rule (双公示) has administrative licensing and
+# penalty decisions published within 7 working days of the decision (发改办财金〔2015〕2700号).
+DEFAULT_REPORTING_DEADLINE_WORKING_DAYS = 7
+# Working days within which a department reports that a decision was annulled (``revocation_report_working_days``).
+DEFAULT_REVOCATION_REPORT_WORKING_DAYS = 3
 LISTINGS = {None, "black", "red"}
 
 
@@ -48,6 +54,8 @@ class Catalogue:
     never_collected: frozenset[str]
     points: dict[str, Any]
     raw: dict[str, Any]
+    reporting_days: int = DEFAULT_REPORTING_DEADLINE_WORKING_DAYS
+    revocation_days: int = DEFAULT_REVOCATION_REPORT_WORKING_DAYS
 
     def item(self, code: str) -> Item:
         """Return an item or raise ValidationError naming the unknown code."""
@@ -104,9 +112,21 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
             never_collected=never,
             points=dict(data["points"]),
             raw=data,
+            reporting_days=_working_days(data, "reporting_deadline_working_days",
+                                         DEFAULT_REPORTING_DEADLINE_WORKING_DAYS),
+            revocation_days=_working_days(data, "revocation_report_working_days",
+                                          DEFAULT_REVOCATION_REPORT_WORKING_DAYS),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValidationError(f"catalogue document is malformed: {exc!r}") from None
+
+
+def _working_days(data: dict[str, Any], key: str, default: int) -> int:
+    """A deadline in working days (1 to 365) the catalogue gives, or ``default`` if it gives none."""
+    value = data.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 365:
+        raise ValidationError(f"catalogue {key} must be a whole number of working days from 1 to 365")
+    return value
 
 
 def _item(raw: dict[str, Any]) -> Item:

@@ -25,9 +25,11 @@ SCOPES: dict[str, tuple[bool, frozenset[str] | None, frozenset[str] | None]] = {
     "as_of_archive": (True, frozenset({"auditor"}), frozenset({"audit"})),
     "as_of_lists": (False, frozenset({"auditor"}), frozenset({"audit"})),
     "key_compromise": (False, frozenset({"auditor"}), frozenset({"audit"})),
+    "department_assessment": (False, frozenset({"authority"}), frozenset({"supervision"})),
 }
 # purposes that need a role whatever the scope
-PURPOSE_ROLES = {"subject_self_query": "service_window", "privacy_review": "privacy_officer", "audit": "auditor"}
+PURPOSE_ROLES = {"subject_self_query": "service_window", "privacy_review": "privacy_officer", "audit": "auditor",
+                 "supervision": "authority"}
 FILTERS: dict[str, dict[str, str]] = {
     "archive": {},
     "subject_access_log": {"before": "int", "limit": "limit"},
@@ -38,9 +40,13 @@ FILTERS: dict[str, dict[str, str]] = {
     "as_of_archive": {"position": "int", "at": "datetime"},
     "as_of_lists": {"position": "int", "at": "datetime", "list": "text"},
     "key_compromise": {"key_id": "key_id", "from": "datetime", "after": "int"},
+    "department_assessment": {"from": "month", "to": "month", "department": "text"},
 }
 MAX_ENTRIES = 1000
 KEY_ID = re.compile(r"ed25519:[0-9a-f]{32}")
+MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+# Month filters (``department_assessment``): from 2000-01 to 8999-12, at most ``MAX_MONTHS`` of them.
+MAX_MONTHS = 120
 # Access-log pages (``subject_access_log``, ``access_log``): newest first, ``limit`` rows (at most
 # ``MAX_PAGE``), then ``before`` the position an answer gives as ``next_before`` for the next page.
 DEFAULT_PAGE = 200
@@ -75,6 +81,9 @@ def check_shape(st: Statement) -> None:
                     raise ValidationError("must lie between 2000-01-01T00:00:00Z and 9000-01-01T00:00:00Z")
             elif kind == "date":
                 parse_date(value)
+            elif kind == "month":
+                if not isinstance(value, str) or not MONTH.fullmatch(value) or not "2000-01" <= value <= "8999-12":
+                    raise ValidationError("must be a month YYYY-MM from 2000-01 to 8999-12")
             elif kind == "key_id":
                 if not isinstance(value, str) or not KEY_ID.fullmatch(value):
                     raise ValidationError("must be a key id like ed25519:<32 hex digits>")
@@ -83,7 +92,10 @@ def check_shape(st: Statement) -> None:
         except ValidationError as exc:
             raise ValidationError(f"filters.{name}: {exc}") from None
     f = v.get("filters", {})
-    if "from" in f and "to" in f and parse_datetime(f["from"]) > parse_datetime(f["to"]):
+    if v["scope"] == "department_assessment":
+        if "from" in f and "to" in f and (f["from"] > f["to"] or months_between(f["from"], f["to"]) > MAX_MONTHS):
+            raise ValidationError(f"filters: from must not be after to, and at most {MAX_MONTHS} months apart")
+    elif "from" in f and "to" in f and parse_datetime(f["from"]) > parse_datetime(f["to"]):
         raise ValidationError("filters: from must not be after to")
     if v["scope"] == "ledger_entries":
         start, end = f.get("start"), f.get("end")
@@ -124,3 +136,29 @@ def decide(dept: Department, st: Statement, now: datetime, max_age: timedelta) -
     if reason is not None:
         return {"status": "refused", "reason": reason}
     return {"status": "accepted"}
+
+
+def months_between(first: str, last: str) -> int:
+    """How many months ``first`` to ``last`` (``YYYY-MM``, both included) span."""
+    return (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1
+
+
+# The kinds of refusal ``decide`` records, by the words of its reason (the department assessment counts them).
+REFUSAL_KINDS = (
+    ("stale:", "", "stale"),
+    ("purpose ", " is not allowed for department ", "purpose-not-registered"),
+    ("scope ", " is read only for the purpose", "purpose-not-for-scope"),
+    ("", " needs the role ", "role-missing"),
+    ("subject_self_query needs", "", "identity-check-missing"),
+    ("authorised_third_party needs", "", "authorisation-missing"),
+    ("other_management needs", "", "justification-missing"),
+)
+
+
+def refusal_kind(reason: str | None) -> str:
+    """The kind of a recorded refusal, from its reason (``other`` for a reason this policy does not give)."""
+    text = reason or ""
+    for start, words, kind in REFUSAL_KINDS:
+        if text.startswith(start) and words in text:
+            return kind
+    return "other"

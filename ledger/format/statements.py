@@ -35,7 +35,7 @@ PURPOSES = (
     "public_benefits", "procurement_and_bidding", "public_funding", "qualification_certification",
     "civil_service_hiring", "appointment_and_promotion", "commendation", "research_management",
     "other_management", "subject_self_query", "authorised_third_party", "objection_handling",
-    "repair_handling", "audit", "privacy_review",
+    "repair_handling", "audit", "privacy_review", "supervision",
 )
 ROLES = ("authority", "service_window", "privacy_officer", "auditor")
 AUTHORITY_TYPES = ("department.registered", "key.added", "key.revoked", "catalogue.published")
@@ -44,7 +44,7 @@ RECORD_TYPES = (
     "record.repaired", "record.revoked", "objection.filed", "objection.resolved", "statement.added",
 )
 QUERY_SCOPES = ("archive", "subject_access_log", "access_log", "review_report", "ledger_entries", "as_of_archive",
-                "as_of_lists", "key_compromise")
+                "as_of_lists", "key_compromise", "department_assessment")
 CORRECTABLE = ("subject_name", "summary", "decision_date", "document_number", "legal_basis",
                "behaviour_end", "valid_until", "details")
 

@@ -71,6 +71,8 @@ SCOPE_CASES = {
                     dict(purpose="audit", filters={"position": 3, "list": "black"})),
     "key_compromise": (dict(items=[], purposes=["audit"], roles=["auditor"]),
                        dict(purpose="audit", filters={"key_id": "ed25519:" + "0" * 32})),
+    "department_assessment": (dict(items=[], purposes=["supervision"], roles=["authority"]),
+                              dict(purpose="supervision")),
 }
 
 
