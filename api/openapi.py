@@ -59,11 +59,27 @@ RECEIPT_SCHEMA: dict[str, Any] = {
         "position": {"type": "integer", "description": "the event's position in the ledger's global sequence"},
         "leaf_index": {"type": "integer", "description": "dense index of the entry in the transparency log"},
         "recorded_at": {"type": "string", "format": "date-time"},
+        "record_version": {
+            "type": "integer", "minimum": 1,
+            "description": "statements about a record (record.*, objection.*, statement.added): the record's version "
+                           "after this statement, the record_version a record.corrected must name next",
+        },
+        "outcome": {
+            "type": "object", "required": ["status"],
+            "description": "queries: the ledger's decision, recorded in the entry",
+            "properties": {"status": {"type": "string", "enum": ["accepted", "refused"]},
+                           "reason": {"type": "string", "description": "why a refused query was refused"}},
+        },
+        "compromise_window": {
+            "type": "array", "items": {"type": "object"},
+            "description": "key.revoked: the entries signed with the key and recorded or dated from effective_at "
+                           "until the revocation",
+        },
     },
 }
 RECEIPT_EXAMPLE = {
     "statement_id": STATEMENT_EXAMPLE["id"], "type": "record.submitted", "position": 42, "leaf_index": 41,
-    "recorded_at": "2026-03-02T08:30:00.512345Z",
+    "recorded_at": "2026-03-02T08:30:00.512345Z", "record_version": 1,
 }
 _PROBLEM = {"application/problem+json": {"schema": PROBLEM_SCHEMA}}
 
@@ -151,7 +167,11 @@ QUERY_BODY: dict[str, Any] = {
 QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Recorded, then answered", "content": {"application/json": {"schema": {
         "type": "object", "required": ["receipt", "data"],
-        "properties": {"receipt": RECEIPT_SCHEMA, "data": {"type": "object"}}}}}},
+        "properties": {"receipt": RECEIPT_SCHEMA, "data": {
+            "type": "object",
+            "description": "by scope; for archive: records (each with its fields, status and record_version, the "
+                           "version a record.corrected must name), points, green_channel, key_supervision, as_of_day",
+        }}}}}},
     403: {"description": "Recorded as refused (the problem carries the receipt), or not permitted",
           "content": _problem("query-refused", 403, "purpose other_management needs a written justification")},
     **{k: v for k, v in RECEIPT_RESPONSES.items() if k in (400, 401, 413, 415, 422, 503)},

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     checkpoint_interval_seconds: float = Field(1.0, gt=0, description="Most seconds between new entries and a checkpoint.")
     projection_poll_seconds: float = Field(1.0, gt=0, description="Catch-up interval of the projections.")
     run_projections: bool = Field(True, description="Run the projections inside serve (off: a separate worker).")
+    access_log: bool = Field(True, description="One JSON line per request on stderr (no personal data).")
+    metrics: bool = Field(True, description="Collect metrics and serve them at /metrics (Prometheus text format).")
 
     @property
     def backend(self) -> str:

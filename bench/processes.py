@@ -77,11 +77,14 @@ def free_port() -> int:
 
 def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     """Start a server; return once it listens on ``port`` (and its worker processes had time to start)."""
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's log goes to a file, as in production (a pipe nobody reads would fill and drop lines).
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{cmd[0]} exited: {proc.stderr.read().decode()[-800:] if proc.stderr else ''}")
+            log.seek(0)
+            raise RuntimeError(f"{cmd[0]} exited: {log.read().decode(errors='replace')[-800:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 # Listening; with several worker processes, give every one of them time to start too.

@@ -21,6 +21,16 @@ from projections.tracking import EventReader
 LISTS = ("black", "red")
 # What the archive reads of an event: the statement and the values decided when it was accepted.
 FIELDS = ("statement", "recorded_at", "item", "expires_on", "public_until", "period_months", "deadline")
+VERSION = "originator_version"
+"""Beside ``FIELDS``, the event's originator version (a column of the stored event, not in its state): a
+record's document keeps it as ``record_version``, the version a ``record.corrected`` must name next."""
+
+
+def decoded(reader: EventReader, notification: Any) -> tuple[str, dict[str, Any]]:
+    """(event class qualified name, ``FIELDS`` it has and its originator version) of a stored event."""
+    values = reader.fields(notification)
+    values[VERSION] = notification.originator_version
+    return reader.qualname(notification.topic), values
 
 
 def dumps(doc: Any) -> str:
@@ -44,7 +54,9 @@ class Model:
 
     def apply(self, event: Any) -> None:
         """Apply one decoded domain event."""
-        self.apply_page([(type(event).__qualname__, {k: getattr(event, k) for k in FIELDS if hasattr(event, k)})])
+        values = {k: getattr(event, k) for k in FIELDS if hasattr(event, k)}
+        values[VERSION] = event.originator_version
+        self.apply_page([(type(event).__qualname__, values)])
 
     def apply_page(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         """Apply events given as (event class qualified name, fields from ``FIELDS``), in order."""
@@ -80,8 +92,11 @@ class Model:
                 self.created.add(record_id)
             else:
                 doc = self.load(record_id)
-        attrs = {k: v for k, v in values.items() if k != "statement"}
-        self.docs[record_id] = record_doc.reduce(doc, name, s, attrs)
+        attrs = {k: v for k, v in values.items() if k != "statement" and k != VERSION}
+        doc = record_doc.reduce(doc, name, s, attrs)
+        if VERSION in values:
+            doc["record_version"] = values[VERSION]
+        self.docs[record_id] = doc
         self.changed.add(record_id)
 
     # Reading (memory).
@@ -176,7 +191,7 @@ def replay(ledger: Ledger, upto_position: int | None, batch: int = 2000) -> Mode
     while True:
         notifications = ledger.recorder.select_notifications(
             start=position, limit=batch, stop=upto_position, topics=topics, inclusive_of_start=False)
-        model.apply_page([(reader.qualname(n.topic), reader.fields(n)) for n in notifications])
+        model.apply_page([decoded(reader, n) for n in notifications])
         if len(notifications) < batch:
             return model
         position = notifications[-1].id

@@ -35,9 +35,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             os.environ["CREDIT_LEDGER_RUN_PROJECTIONS"] = "false"
             child = projector()
             child.start()
+        from api.metrics import worker_metrics_dir
+
         try:
-            uvicorn.run("api.app:create_app", factory=True, workers=args.workers, host=args.host, port=args.port,
-                        log_level=args.log_level, access_log=False)
+            # The workers' metrics are summed through files in one directory (prometheus multiprocess mode).
+            with worker_metrics_dir():
+                uvicorn.run("api.app:create_app", factory=True, workers=args.workers, host=args.host,
+                            port=args.port, log_level=args.log_level, access_log=False)
         finally:
             if child is not None:
                 child.stop()

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from api.body import read_json
 from api.deps import AnswersDep, CommitterDep, SettingsDep
+from api.observe import note
 from api.openapi import QUERY_BODY, QUERY_RESPONSES
 from api.problems import refusal
 from ledger.application import Receipt
@@ -39,10 +40,13 @@ async def query(request: Request, committer: CommitterDep, settings: SettingsDep
         raise ValidationError("POST /v1/queries takes query.requested statements; others go to /v1/statements")
     (outcome,) = await asyncio.wrap_future(committer.submit([envelope]))
     if isinstance(outcome, QueryExpiredError):
-        return refusal(outcome, receipt=outcome.receipt.as_dict())
+        expired = outcome.receipt.as_dict()
+        note(request, statement_ids=[expired["statement_id"]], positions=[expired["position"]])
+        return refusal(outcome, receipt=expired)
     if isinstance(outcome, LedgerError):
         raise outcome
     assert isinstance(outcome, Receipt) and outcome.outcome is not None
+    note(request, statement_ids=[str(outcome.statement_id)], positions=[outcome.position])
     receipt = outcome.as_dict()
     if outcome.outcome["status"] != "accepted":
         return refusal(QueryRefusedError(outcome.outcome.get("reason") or ""), receipt=receipt)

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from api.body import read_json
 from api.deps import CommitterDep, SettingsDep
+from api.observe import note
 from api.openapi import BATCH_BODY, ENVELOPE_BODY, RECEIPT_RESPONSES, BATCH_RESPONSES
 from api.problems import problem_of, status_of
 from ledger.application import Receipt
@@ -66,6 +67,7 @@ async def append_statement(request: Request, committer: CommitterDep, settings: 
     if isinstance(outcome, LedgerError):
         raise outcome
     assert isinstance(outcome, Receipt)
+    note(request, statement_ids=[str(outcome.statement_id)], positions=[outcome.position])
     if outcome.replay:
         return _json(outcome.as_dict(), 200, {"Idempotent-Replay": "true"})
     return _json(outcome.as_dict(), 201)
@@ -103,4 +105,18 @@ async def append_batch(request: Request, committer: CommitterDep, settings: Sett
             else:
                 results[i] = {"index": i, "status": 200 if outcome.replay else 201, "receipt": outcome.as_dict()}
     accepted = sum(1 for r in results if r and r["status"] in (200, 201))
+    _note_batch(request, results)
     return _json({"accepted": accepted, "refused": len(items) - accepted, "results": results}, 200)
+
+
+def _note_batch(request: Request, results: list[dict[str, Any] | None]) -> None:
+    """Tell the access log and metrics a batch's counts, the positions its statements are at (first, last)
+    and its refusals by problem type."""
+    positions = [r["receipt"]["position"] for r in results if r and "receipt" in r]
+    problems: dict[str, int] = {}
+    for r in results:
+        if r and "problem" in r:
+            slug = r["problem"]["type"].rpartition(":")[2]
+            problems[slug] = problems.get(slug, 0) + 1
+    note(request, accepted=len(positions), refused=len(results) - len(positions),
+         positions=[min(positions), max(positions)] if positions else [], problems=problems)

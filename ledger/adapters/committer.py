@@ -5,6 +5,10 @@ whatever has queued up while the previous transaction ran, up to ``max_batch`` s
 appends it as one batch. Under load (others already waiting behind the first), it first lingers
 ``linger`` seconds so that more join the batch: fewer, larger transactions, each holding the
 ledger's append lock once. When idle, a lone statement is written at once (no timer delays it).
+
+Each write is told, as plain numbers (``Write``), to an optional ``on_write`` callback in the writer thread:
+how many statements, how many were appended anew, answered as replays or refused, how long the write took
+and how many requests still wait. The HTTP edge turns them into metrics; nothing here knows of that.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ledger.errors import UnavailableError
 from ledger.format.statements import Envelope
@@ -28,21 +32,47 @@ class Appender(Protocol):
     def append(self, envelopes: Sequence[Envelope]) -> list[Any]: ...
 
 
+class Write(NamedTuple):
+    """One write of the committer, told to ``on_write``: ``statements`` in the batch (``appended`` anew,
+    ``replayed``, ``refused``; all refused with the batch when ``failed``), its duration in seconds, and the
+    requests still queued when it ended."""
+
+    statements: int
+    appended: int
+    replayed: int
+    refused: int
+    seconds: float
+    queued: int
+    failed: bool = False
+
+
 class GroupCommitter:
     """One writer thread appending queued envelopes in batches."""
 
     def __init__(
         self, ledger: Appender, *, max_batch: int = 2000, max_queue: int = 100_000,
         on_commit: Callable[[], None] | None = None, linger: float = 0.0,
+        on_write: Callable[[Write], None] | None = None,
     ) -> None:
         self.ledger = ledger
         self.on_commit = on_commit
+        self.on_write = on_write
         self.max_batch = max_batch
         self.linger = linger
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self._thread: threading.Thread | None = None
         self.batches = 0
         self.statements = 0
+
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting for the writer (approximate, as ``Queue.qsize``)."""
+        return self._queue.qsize()
+
+    @property
+    def queue_capacity(self) -> int:
+        """Most requests that may wait; a request beyond it is refused as unavailable."""
+        return self._queue.maxsize
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -95,12 +125,16 @@ class GroupCommitter:
 
     def _write(self, jobs: list[tuple[list[Envelope], Future[list[Any]]]]) -> None:
         envelopes = [e for envs, _ in jobs for e in envs]
+        started = time.perf_counter()
         try:
             outcomes = self.ledger.append(envelopes)
         except Exception as exc:  # the database is down or failing: every waiter learns it
             for _, fut in jobs:
                 fut.set_exception(exc)
+            self._told(Write(len(envelopes), 0, 0, len(envelopes), time.perf_counter() - started,
+                             self._queue.qsize(), failed=True))
             return
+        seconds = time.perf_counter() - started
         self.batches += 1
         self.statements += len(envelopes)
         if self.on_commit is not None:
@@ -109,3 +143,20 @@ class GroupCommitter:
         for envs, fut in jobs:
             fut.set_result(outcomes[start:start + len(envs)])
             start += len(envs)
+        if self.on_write is not None:
+            refused = replayed = 0
+            for outcome in outcomes:
+                if isinstance(outcome, Exception):
+                    refused += 1
+                elif getattr(outcome, "replay", False):
+                    replayed += 1
+            self._told(Write(len(envelopes), len(envelopes) - refused - replayed, replayed, refused, seconds,
+                             self._queue.qsize()))
+
+    def _told(self, write: Write) -> None:
+        """Tell ``on_write`` of a write; what it raises does not reach the waiters."""
+        if self.on_write is not None:
+            try:
+                self.on_write(write)
+            except Exception:  # noqa: BLE001 - an observer's failure must not fail an append
+                pass

@@ -14,7 +14,8 @@ itself: decide each envelope, store the accepted ones with their entry rows, ans
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -58,6 +59,7 @@ class Ledger(Decisions):
         authority = base_authority
         touched: dict[UUID, Aggregate] = {}
         rows: dict[tuple[UUID, int], EntryRow] = {}
+        versions: dict[UUID, int] = {}  # a record statement's id: the record's version after it
         first: dict[UUID, int] = {}
         for i, env in enumerate(envs):
             st = env.statement
@@ -84,6 +86,7 @@ class Ledger(Decisions):
                     agg, outcome = query, query.outcome
                 else:
                     agg = self._decide_record(authority, env, now, touched)
+                    versions[st.id] = agg.version
                 touched[agg.id] = agg
                 leaf = entry_fields(st, env.key_id, env.signature, now)
                 rows[(agg.id, agg.version)] = EntryRow(
@@ -97,7 +100,7 @@ class Ledger(Decisions):
             except KeyError_ as exc:
                 outcomes[i] = key_problem(exc)
         if not touched:
-            return self._fill(outcomes, envs)
+            return self._fill(outcomes, envs, versions)
         try:
             placed = self._store(list(touched.values()), rows)
         except IntegrityError:
@@ -115,7 +118,7 @@ class Ledger(Decisions):
             return outcomes  # type: ignore[return-value]
         if authority is not base_authority:
             self._authority = authority
-        return self._fill(outcomes, envs, {row.statement_id: row for row in rows.values()}, placed)
+        return self._fill(outcomes, envs, versions, {row.statement_id: row for row in rows.values()}, placed)
 
     def _store(self, aggregates: list[Aggregate], rows: dict[tuple[UUID, int], EntryRow]) -> dict[UUID, Placement]:
         """Write the aggregates' pending events and their entry rows in one transaction; where each
@@ -129,10 +132,11 @@ class Ledger(Decisions):
         events = [e for agg in aggregates for e in agg.collect_events()]
         return placements(self.recorder.insert_events([self.mapper.to_stored_event(e) for e in events], entries=rows))
 
-    def _fill(self, outcomes: list[Outcome | None], envs: list[Envelope], rows: dict[UUID, EntryRow] | None = None,
-              placed: dict[UUID, Placement] | None = None) -> list[Outcome]:
+    def _fill(self, outcomes: list[Outcome | None], envs: list[Envelope], versions: dict[UUID, int],
+              rows: dict[UUID, EntryRow] | None = None, placed: dict[UUID, Placement] | None = None) -> list[Outcome]:
         """Receipts for the statements just appended (``rows``: their entry rows, ``placed``: where they
-        landed, both by statement id)."""
+        landed, ``versions``: the record's version after each record statement, all by statement id); a
+        record statement sent again gets the version its record had after it, as its first receipt did."""
         result: list[Outcome] = []
         answered: set[UUID] = set()
         for i, o in enumerate(outcomes):
@@ -141,7 +145,36 @@ class Ledger(Decisions):
                 st = envs[i].statement
                 where, row = placed[st.id], rows[st.id]
                 o = self._with_window(Receipt(st.id, st.type, where.position, where.leaf_index, row.recorded_at,
-                                              replay=st.id in answered, outcome=row.outcome), st)
+                                              replay=st.id in answered, outcome=row.outcome,
+                                              record_version=versions.get(st.id)), st)
                 answered.add(st.id)
             result.append(o)
+        replayed = [i for i, o in enumerate(result) if isinstance(o, Receipt) and o.replay
+                    and o.record_version is None and is_record_type(o.type)]
+        if replayed:
+            at = self._versions_at(result[i].position for i in replayed)  # type: ignore[union-attr]
+            for i in replayed:
+                receipt = result[i]
+                assert isinstance(receipt, Receipt)
+                result[i] = dataclasses.replace(receipt, record_version=at.get(receipt.position))
         return result
+
+    def _versions_at(self, positions: Iterable[int], span: int = 1000) -> dict[int, int]:
+        """The version of the record each event at ``positions`` left (its originator version), read in
+        runs of at most ``span`` positions (a batch sent again lies mostly in one run)."""
+        todo = sorted(set(positions))
+        found: dict[int, int] = {}
+        i = 0
+        while i < len(todo):
+            j = i
+            while j + 1 < len(todo) and todo[j + 1] - todo[i] < span:
+                j += 1
+            for n in self.recorder.select_notifications(start=todo[i], limit=todo[j] - todo[i] + 1, stop=todo[j]):
+                found[n.id] = n.originator_version
+            i = j + 1
+        return found
+
+
+def is_record_type(statement_type: str) -> bool:
+    """Whether statements of this type change a credit record (and so carry its version in the receipt)."""
+    return statement_type not in AUTHORITY_TYPES and statement_type != "query.requested"

@@ -13,7 +13,10 @@ from ledger.errors import AuthenticationError, ForbiddenError, LedgerError
 
 @dataclass(frozen=True)
 class Receipt:
-    """What the ledger answers for an appended statement (the same again on a replay)."""
+    """What the ledger answers for an appended statement (the same again on a replay).
+
+    A statement about a record (``record.*``, ``objection.*``, ``statement.added``) gives the record's
+    ``record_version`` after it: the version a ``record.corrected`` must name next."""
 
     statement_id: UUID
     type: str
@@ -23,6 +26,7 @@ class Receipt:
     replay: bool = False
     outcome: dict[str, Any] | None = None
     compromise_window: list[dict[str, Any]] | None = None  # a key revocation's: the entries to review
+    record_version: int | None = None  # a record statement's: the record's version after it
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (``replay`` is left out: a replay's answer equals the original)."""
@@ -30,6 +34,8 @@ class Receipt:
             "statement_id": str(self.statement_id), "type": self.type, "position": self.position,
             "leaf_index": self.leaf_index, "recorded_at": self.recorded_at,
         }
+        if self.record_version is not None:
+            body["record_version"] = self.record_version
         if self.outcome is not None:
             body["outcome"] = self.outcome
         if self.compromise_window is not None:
