@@ -105,3 +105,7 @@ class WrongLedgerError(ForbiddenError):
 
     slug = "wrong-ledger"
     title = "Statement is for another ledger"
+
+
+# What a ledger moved by ``credit-ledger copy`` says when a write reaches it (its database refuses the write).
+MOVED_LEDGER = "it takes no more appends"

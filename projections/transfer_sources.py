@@ -21,6 +21,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from ledger.errors import MOVED_LEDGER
+
 PAGE = 2000
 Row = tuple[Any, ...]
 
@@ -65,7 +67,7 @@ class Source(Protocol):
 
 
 def _moved_message(destination: str) -> str:
-    return f"this ledger was moved to {destination} by credit-ledger copy: it takes no more appends"
+    return f"this ledger was moved to {destination} by credit-ledger copy: {MOVED_LEDGER}"
 
 
 class SQLiteSource:

@@ -26,7 +26,7 @@ from ledger.adapters.entries import EntryRow, Placement, placements
 from ledger.application.decisions import Decisions
 from ledger.application.receipts import Outcome, Receipt, key_problem
 from ledger.domain.aggregates import entry_fields
-from ledger.errors import ConflictError, LedgerError
+from ledger.errors import MOVED_LEDGER, ConflictError, LedgerError, UnavailableError
 from ledger.format.statements import AUTHORITY_TYPES, Envelope
 from ledger.log.leaves import entry_leaf_hash
 
@@ -103,7 +103,9 @@ class Ledger(Decisions):
             return self._fill(outcomes, envs, versions)
         try:
             placed = self._store(list(touched.values()), rows)
-        except IntegrityError:
+        except IntegrityError as exc:
+            if MOVED_LEDGER in str(exc):  # this database was copied elsewhere and refuses every write
+                raise UnavailableError(str(exc).strip()) from None
             # Another writer changed one of these aggregates or used one of these statement ids
             # first: decide each pending envelope again on fresh state.
             self._authority = None
