@@ -30,6 +30,7 @@ from projections.archive import SQLITE_DDL as ARCHIVE_DDL
 from projections.archive import ArchiveView
 from projections.logtree import SQLITE_DDL as LOG_DDL
 from projections.logtree import LogTree
+from projections.report import Reports
 from projections.store import PostgresStore, SQLiteStore, Store
 from projections.transfer_sources import Head, postgres_head, sqlite_head
 from projections.worker import ProjectionWorker
@@ -37,6 +38,7 @@ from projections.worker import ProjectionWorker
 AUTHORITY_KEY = "authority.pem"
 AUTHORITY_PUB = "authority.pub"
 LOG_KEY = "log.pem"
+REPORT_KEY = "report.pem"
 
 
 def ledger_env(settings: Settings) -> dict[str, str]:
@@ -131,8 +133,22 @@ def open_views(settings: Settings, ledger: Ledger) -> Views:
     tree = LogTree(store)
     archive = ArchiveView(ledger, store)
     access_log = AccessLogView(ledger, store)
-    return Views(store, tree, Checkpointer(store, tree, settings.log_origin, log_key), archive, access_log,
-                 Answers(ledger, store, archive, access_log))
+    checkpointer = Checkpointer(store, tree, settings.log_origin, log_key)
+    answers = Answers(ledger, store, archive, access_log)
+    answers.reports = Reports(ledger, store, tree, checkpointer, report_key(settings))
+    return Views(store, tree, checkpointer, archive, access_log, answers)
+
+
+def report_key(settings: Settings) -> KeyPair:
+    """The ledger's report key (``keys/report.pem``), which signs credit reports; a data directory made before
+    reports existed gets one here (it signs nothing of the history, so a new one forks nothing)."""
+    path = settings.keys_dir / REPORT_KEY
+    if not path.exists():
+        try:
+            KeyPair.generate().save(path)
+        except FileExistsError:  # another process of the same service made it first
+            pass
+    return KeyPair.load(path)
 
 
 @dataclass(frozen=True)
@@ -168,7 +184,7 @@ def init(settings: Settings) -> InitResult:
     make_data_dir(settings.data_dir)
     settings.keys_dir.mkdir(parents=True, exist_ok=True)
     settings.keys_dir.chmod(0o700)
-    for name in (AUTHORITY_KEY, LOG_KEY):
+    for name in (AUTHORITY_KEY, LOG_KEY, REPORT_KEY):
         path = settings.keys_dir / name
         if not path.exists():
             KeyPair.generate().save(path)

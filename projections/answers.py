@@ -16,6 +16,7 @@ from ledger.domain.review import review
 from ledger.format.statements import format_datetime, parse_datetime
 from projections.access_log import AccessLogView, entries_before
 from projections.archive import ArchiveView, position_at, replay
+from projections.report import Catalogues, Reports, with_measures
 from projections.store import Store
 from projections.tracking import TrackedView
 
@@ -68,6 +69,8 @@ class Answers:
         self.store = store
         self.archive = archive
         self.access_log = access_log
+        self.catalogues = Catalogues(store)
+        self.reports: Reports | None = None  # set where the report key is at hand (``api.runtime.open_views``)
         head = self._head
         self.fresh_archive = Fresh(archive, head)
         self.fresh_access_log = Fresh(access_log, head)
@@ -80,9 +83,16 @@ class Answers:
         (the query's own; None: up to the ledger's head now)."""
         scope = values["scope"]
         filters = dict(values.get("filters", {}))
-        if scope == "archive":
+        if scope in ("archive", "credit_report"):
             self.fresh_archive.up_to(position)
-            return self._with_versions(shared_archive(self.archive.archive(values["subject"], now.date())))
+            shared = self._with_versions(shared_archive(self.archive.archive(values["subject"], now.date())))
+            shared = with_measures(self.ledger, self.catalogues, shared, values, position)
+            if scope == "archive":
+                return shared
+            if self.reports is None:
+                raise LookupError("this service has no report key: credit reports cannot be made")
+            names = self.store.query("SELECT name FROM view_departments WHERE code = %s", (values["issuer"],))
+            return self.reports.make(shared, values, now, names[0][0] if names else None)
         if scope == "subject_access_log":
             self.fresh_access_log.up_to(position)
             rows, more = self.access_log.newest({**filters, "subject": values["subject"]}, position)

@@ -2,7 +2,7 @@
 queries of the access log, given to the pure rules of ``ledger.domain.assessment``.
 
 Nothing is kept between queries: every answer reads the events of the archive's topics (department
-registrations, catalogues, record events; never queries) from the first up to the query's own position, so
+registrations, catalogues, record events, measures applied; never queries) from the first up to the query's own position, so
 what it shows is fixed by the ledger at that point, like an as-of replay.
 """
 
@@ -28,11 +28,19 @@ from projections.tracking import EventReader
 FIELDS = ("statement", "recorded_at", "deadline")
 
 
+def measure_topics() -> list[str]:
+    """The stored topics of ``measure.applied`` events."""
+    from ledger.domain.aggregates import MeasureApplication
+    from ledger.domain.topics import stored_topics
+
+    return stored_topics(MeasureApplication.Applied)
+
+
 def facts(ledger: Ledger, upto: int | None, catalogues: list[dict[str, Any]], batch: int = 2000) -> Iterator[Fact]:
     """The non-query statements up to position ``upto`` (None: all), in ledger order; each published
     catalogue is appended to ``catalogues`` as it goes by."""
     reader = EventReader(ledger.mapper, FIELDS)
-    topics = archive_topics()
+    topics = sorted({*archive_topics(), *measure_topics()})
     position = 0
     while True:
         notifications = ledger.recorder.select_notifications(

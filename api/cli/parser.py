@@ -6,7 +6,7 @@ import argparse
 import os
 from importlib import metadata
 
-from api.cli import console, copy, query, verify
+from api.cli import console, copy, query, report, verify
 from api.cli.audit import cmd_access_report, cmd_audit_verify, cmd_export
 from api.cli.serve import cmd_serve
 from api.cli.setup import cmd_init, cmd_keys_new, cmd_migrate
@@ -122,6 +122,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grant-to", help="the service's role: may insert and select the ledger's tables, nothing more")
     p.set_defaults(func=cmd_migrate)
 
-    for module in (copy, query, verify, console):
+    for module in (copy, query, verify, report, console):
         module.register(sub)
     return parser

@@ -24,7 +24,7 @@ from keys import Department, KeyRegistry
 from ledger.domain import record_doc
 from ledger.domain.catalogue import Catalogue, parse_catalogue
 from ledger.domain.catalogue_policy import check_details, check_valid_until, expires_on, item_snapshot, record_item
-from ledger.domain.commands import records
+from ledger.domain.commands import measures, records
 from ledger.domain.commands.authority import AUTHORITY_COMMANDS
 from ledger.domain.commands.records import check_record_dates
 from ledger.domain.registry_changes import apply_authority_statement
@@ -33,7 +33,7 @@ from ledger.errors import ValidationError
 from ledger.format.statements import Statement, format_datetime
 
 __all__ = [
-    "AUTHORITY_ID", "Authority", "CreditRecord", "EntryEvent", "Query", "check_details", "check_record_dates",
+    "AUTHORITY_ID", "Authority", "CreditRecord", "EntryEvent", "MeasureApplication", "Query", "check_details", "check_record_dates",
     "check_valid_until", "entry_fields", "expires_on", "item_snapshot",
 ]
 
@@ -270,6 +270,33 @@ class Query(Aggregate):
     @event(Requested)
     def __init__(self, statement: str, key_id: str, signature: str, recorded_at: str, outcome: dict[str, Any]) -> None:
         self.outcome = outcome
+
+
+class MeasureApplication(Aggregate):
+    """A department's report that it applied a joint incentive or punishment measure (``measure.applied``)."""
+
+    class Applied(Aggregate.Created):
+        statement: str
+        key_id: str
+        signature: str
+        recorded_at: str
+        catalogue_version: int
+        measure_kind: str
+
+    @event(Applied)
+    def __init__(self, statement: str, key_id: str, signature: str, recorded_at: str, catalogue_version: int,
+                 measure_kind: str) -> None:
+        s = _values(statement)
+        self.subject: str = s["subject"]
+        self.measure: str = s["measure"]
+        self.measure_kind = measure_kind
+
+    @classmethod
+    def apply(cls, stmt: Statement, entry: dict[str, str], department: Department,
+              catalogue: Catalogue) -> MeasureApplication:
+        """A new application from a ``measure.applied`` statement of ``department``, checked against the catalogue."""
+        decided = measures.application(stmt, department, catalogue)
+        return cls._create(cls.Applied, id=stmt.id, **decided, **entry)
 
 
 def entry_fields(stmt: Statement, key_id: str, signature: str, recorded_at: datetime) -> dict[str, str]:

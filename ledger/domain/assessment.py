@@ -16,6 +16,8 @@ deadlines). Months and days are Beijing time (UTC+8), the days the deadlines are
 - revocations (``record.revoked``) by the month recorded; one is late if it was recorded more than
   ``revocation_report_working_days`` after the annulling decision, which is known only when the statement
   gives its date (``annulled_on``); the others are counted as undated;
+- ``measures_applied``: the joint incentive and punishment measures the department reported applying
+  (``measure.applied``), by the month recorded;
 - refused queries by kind of refusal (``ledger.domain.queries.refusal_kind``). Refused *statements* are
   not here: the ledger stores nothing of a refused statement, by design.
 """
@@ -37,7 +39,7 @@ DEFAULT_MONTHS = 12  # months assessed when the query gives no ``from``
 OUTCOMES = ("upheld", "corrected", "revoked")
 COUNTS = ("statements", "records", "late", "corrections", "objections_filed", "objections_upheld",
           "objections_corrected", "objections_revoked", "objections_open", "objections_overdue",
-          "revocations", "revocations_late", "revocations_undated", "refused_queries")
+          "revocations", "revocations_late", "revocations_undated", "measures_applied", "refused_queries")
 
 
 class Fact(NamedTuple):
@@ -157,6 +159,8 @@ def assess(facts: Iterable[Fact], refusals: Iterable[Refusal], *, reporting_days
             cells[(owner, month_of(day))].counts["objections_filed"] += 1
         elif fact.kind == "objection.resolved" and s["objection_id"] in objections:
             objections[s["objection_id"]]["resolved"] = (s["outcome"], day)
+        elif fact.kind == "measure.applied":
+            cell.counts["measures_applied"] += 1
         elif fact.kind == "record.revoked":
             cell.counts["revocations"] += 1
             if s.get("annulled_on"):

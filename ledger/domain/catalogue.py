@@ -2,7 +2,10 @@
 
 Rules that change over time live here as data, published into the ledger by the authority as a
 ``catalogue.published`` statement, so that which rules applied when is itself recorded. The
-package ships version 1 (``ledger/catalogue/v1.json``); ``credit-ledger init`` publishes it.
+package ships version 1 (``ledger/catalogue/v1.json``), which ``credit-ledger init`` publishes, and version 2
+(``v2.json``: joint incentive and punishment measures, ``catalogue_measures``; key supervision for the plan's
+categories; telecom fraud items; employment, enterprise-head appointment and title evaluation purposes), which
+the authority publishes with a signed ``catalogue.published``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from ledger.domain.catalogue_measures import Measure, parse_measures
 from ledger.errors import ValidationError
 
 DETAIL_TYPES = {"string", "integer", "date", "boolean"}
@@ -22,6 +26,7 @@ DEFAULT_REPORTING_DEADLINE_WORKING_DAYS = 7
 # Working days within which a department reports that a decision was annulled (``revocation_report_working_days``).
 DEFAULT_REVOCATION_REPORT_WORKING_DAYS = 3
 LISTINGS = {None, "black", "red"}
+LATEST_SHIPPED = 2
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,18 @@ class Catalogue:
     raw: dict[str, Any]
     reporting_days: int = DEFAULT_REPORTING_DEADLINE_WORKING_DAYS
     revocation_days: int = DEFAULT_REVOCATION_REPORT_WORKING_DAYS
+    measures: dict[str, Measure] | None = None
+
+    def measure(self, measure_id: str) -> Measure:
+        """Return a measure or raise ValidationError naming the unknown id."""
+        found = (self.measures or {}).get(measure_id)
+        if found is None:
+            raise ValidationError(f"catalogue v{self.version} has no measure {measure_id!r}")
+        return found
+
+    def key_supervised_fields(self) -> frozenset[str]:
+        """The fields this catalogue puts under key supervision."""
+        return frozenset(code for code, f in self.fields.items() if f.get("key_supervision"))
 
     def item(self, code: str) -> Item:
         """Return an item or raise ValidationError naming the unknown code."""
@@ -101,12 +118,14 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
             lo, hi = int(disclosure[sev]["min_months"]), int(disclosure[sev]["max_months"])
             if not 0 <= lo <= hi:
                 raise ValidationError(f"catalogue disclosure period for {sev} is inconsistent")
+        purposes = dict(data["purposes"])
+        measures = parse_measures(data.get("measures"), items, fields, purposes, severities, kinds)
         return Catalogue(
             version=version,
             items=items,
             fields=fields,
             disclosure=disclosure,
-            purposes=dict(data["purposes"]),
+            purposes=purposes,
             repair_methods=tuple(data["repair_methods"]),
             objection_days=dict(data["objection_deadline_working_days"]),
             never_collected=never,
@@ -116,6 +135,7 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
                                          DEFAULT_REPORTING_DEADLINE_WORKING_DAYS),
             revocation_days=_working_days(data, "revocation_report_working_days",
                                           DEFAULT_REVOCATION_REPORT_WORKING_DAYS),
+            measures=measures,
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValidationError(f"catalogue document is malformed: {exc!r}") from None

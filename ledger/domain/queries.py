@@ -26,6 +26,10 @@ SCOPES: dict[str, tuple[bool, frozenset[str] | None, frozenset[str] | None]] = {
     "as_of_lists": (False, frozenset({"auditor"}), frozenset({"audit"})),
     "key_compromise": (False, frozenset({"auditor"}), frozenset({"audit"})),
     "department_assessment": (False, frozenset({"authority"}), frozenset({"supervision"})),
+    "credit_report": (True, None, frozenset({
+        "employment", "enterprise_head_appointment", "title_evaluation", "commendation", "civil_service_hiring",
+        "appointment_and_promotion", "administrative_licensing", "qualification_certification", "public_benefits",
+        "public_funding", "procurement_and_bidding", "subject_self_query", "authorised_third_party"})),
 }
 # purposes that need a role whatever the scope
 PURPOSE_ROLES = {"subject_self_query": "service_window", "privacy_review": "privacy_officer", "audit": "auditor",
@@ -41,6 +45,7 @@ FILTERS: dict[str, dict[str, str]] = {
     "as_of_lists": {"position": "int", "at": "datetime", "list": "text"},
     "key_compromise": {"key_id": "key_id", "from": "datetime", "after": "int"},
     "department_assessment": {"from": "month", "to": "month", "department": "text"},
+    "credit_report": {},
 }
 MAX_ENTRIES = 1000
 KEY_ID = re.compile(r"ed25519:[0-9a-f]{32}")

@@ -36,7 +36,9 @@ PURPOSES = (
     "civil_service_hiring", "appointment_and_promotion", "commendation", "research_management",
     "other_management", "subject_self_query", "authorised_third_party", "objection_handling",
     "repair_handling", "audit", "privacy_review", "supervision",
+    "employment", "enterprise_head_appointment", "title_evaluation",
 )
+MEASURE_TYPES = ("measure.applied",)
 ROLES = ("authority", "service_window", "privacy_officer", "auditor")
 AUTHORITY_TYPES = ("department.registered", "key.added", "key.revoked", "catalogue.published")
 RECORD_TYPES = (
@@ -44,7 +46,7 @@ RECORD_TYPES = (
     "record.repaired", "record.revoked", "objection.filed", "objection.resolved", "statement.added",
 )
 QUERY_SCOPES = ("archive", "subject_access_log", "access_log", "review_report", "ledger_entries", "as_of_archive",
-                "as_of_lists", "key_compromise", "department_assessment")
+                "as_of_lists", "key_compromise", "department_assessment", "credit_report")
 CORRECTABLE = ("subject_name", "summary", "decision_date", "document_number", "legal_basis",
                "behaviour_end", "valid_until", "details")
 
@@ -192,7 +194,7 @@ def _identity_check(value: Any) -> dict[str, str]:
 
 
 COMMON: dict[str, Validator] = {
-    "type": _enum(*AUTHORITY_TYPES, *RECORD_TYPES, "query.requested"),
+    "type": _enum(*AUTHORITY_TYPES, *RECORD_TYPES, *MEASURE_TYPES, "query.requested"),
     "id": _uuid,
     "issuer": _registered_code,
     "issued_at": parse_datetime,
@@ -243,6 +245,10 @@ SCHEMAS: dict[str, tuple[dict[str, Validator], dict[str, Validator]]] = {
         {},
     ),
     "statement.added": ({"record_id": _uuid, "subject": _resident, "text": _text(2000)}, {}),
+    "measure.applied": (
+        {"measure": _text(64), "subject": _resident, "purpose": _enum(*PURPOSES), "decision_reference": _text(200)},
+        {"records": _list_of(_uuid, 100)},
+    ),
     "query.requested": (
         {"operator": _text(64), "purpose": _enum(*PURPOSES), "legal_basis": _text(500), "scope": _enum(*QUERY_SCOPES)},
         {"subject": _resident, "authorisation_ref": _text(200), "justification": _text(1000), "filters": _object,
