@@ -63,6 +63,7 @@ class Templates:
     def __init__(self, routes: Callable[[], list[BaseRoute]]) -> None:
         self.routes = routes
         self._by_endpoint: dict[int, str] | None = None
+        self._words: frozenset[str] | None = None
 
     def __call__(self, scope: Scope) -> str | None:
         route = scope.get("route")
@@ -85,11 +86,19 @@ class Templates:
         return self._by_endpoint.get(id(endpoint))
 
 
-def unmatched_path(path: str) -> str:
-    """A path no route matched, with each segment that is not a plain word (digits, non-ASCII, long) as ``*``."""
+    def words(self) -> frozenset[str]:
+        """Every fixed segment of the app's route paths (``v1``, ``public``, ``lists``, ...)."""
+        if self._words is None:
+            self._words = frozenset(part for each in self.routes() for part in str(getattr(each, "path", "")).split("/")
+                                    if part and "{" not in part)
+        return self._words
+
+
+def unmatched_path(path: str, words: frozenset[str] = frozenset()) -> str:
+    """A path no route matched, each segment that is not one of the app's own route words as ``*``: whatever a
+    client puts in a path (an ID number, a name in any script) is never logged."""
     parts = path.split("/")[:12]
-    return "/".join(p if not p or (_SEGMENT.fullmatch(p) and sum(c.isdigit() for c in p) < 4) else "*"
-                    for p in parts)
+    return "/".join(p if not p or (p in words and _SEGMENT.fullmatch(p)) else "*" for p in parts)
 
 
 class LineWriter:
@@ -240,7 +249,7 @@ class Observer:
             if self.log is not None:
                 line: dict[str, Any] = {
                     "time": self.clock.now(), "request_id": request_id, "method": method,
-                    "path": route or unmatched_path(scope["path"]), "status": status,
+                    "path": route or unmatched_path(scope["path"], self.route_of.words()), "status": status,
                     "ms": round(seconds * 1000, 3),
                 }
                 if problem is not None:

@@ -102,6 +102,9 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().strip()
 
 
+SEARCH_SCAN = 1000  # entries a search reads at most per request
+
+
 def public_list_page(
     store: Store, listing: str, today: date, *, field: str | None = None, authority: str | None = None,
     decided_from: str | None = None, decided_to: str | None = None, cursor: str | None = None, limit: int = 50,
@@ -115,6 +118,8 @@ def public_list_page(
     record's entry, if it is on the list."""
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+    if any("\x00" in v for v in (field, authority, decided_from, decided_to, cursor, search, entry) if v):
+        raise ValueError("a NUL character is not allowed in a filter, cursor or search")
     needle = normalise(search) if search else ""
     if len(needle) > MAX_SEARCH:
         raise ValueError(f"a search is at most {MAX_SEARCH} characters")
@@ -133,6 +138,8 @@ def public_list_page(
             params.append(value)
     if cursor is not None:
         keys = decode_sort_cursor(cursor, sort)
+        if any("\x00" in str(k) for k in keys):
+            raise ValueError("cursor is not one this list gave")
         where.append(_AFTER[sort])
         params += _after_params(sort, keys)
     # The page is read in a sub-select of its own (its order and limit as before); the position, the latest
@@ -145,17 +152,22 @@ def public_list_page(
         " LEFT JOIN (SELECT MAX(version) AS version FROM view_catalogues) AS v ON 1 = 1"
         f" LEFT JOIN (SELECT a.decision_date, a.record_id, a.doc, {_NAME} AS authority_name FROM archive_records a"
         " LEFT JOIN view_departments d ON d.code = a.issuer WHERE " + " AND ".join(where)
-        + " ORDER BY " + _ORDER[sort].format(a="a.", n=_NAME) + ("" if needle else " LIMIT %s")
+        + " ORDER BY " + _ORDER[sort].format(a="a.", n=_NAME) + " LIMIT %s"
         + ") AS e ON 1 = 1 ORDER BY " + _ORDER[sort].format(a="e.", n="e.authority_name"))
-    rows = store.query(query, ("archive", *params) if needle else ("archive", *params, limit + 1))
+    # A search reads at most SEARCH_SCAN entries a request (its cost does not grow with the list): when they
+    # hold less than a page of matches, the cursor goes on from the last entry read.
+    rows = store.query(query, ("archive", *params, SEARCH_SCAN if needle else limit + 1))
     first = rows[0]
     checkpoint = (Checkpoint(int(first[1]), base64.b64encode(bytes(first[2])).decode("ascii"), first[3])
                   if first[1] is not None else None)
     docs = [(orjson.loads(doc), name or "") for *_, doc, name in rows if doc is not None]
     if needle:
         titles = _zh_titles(store, first[4])
-        entries = [e for e in (public_entry(doc, name) for doc, name in docs) if needle in _searchable(e, titles)]
+        scanned = [public_entry(doc, name) for doc, name in docs]
+        entries = [e for e in scanned if needle in _searchable(e, titles)]
         more, entries = len(entries) > limit, entries[:limit]
+        if not more and len(docs) == SEARCH_SCAN:  # more may match further on: continue after the last one read
+            return ListPage(entries, encode_sort_cursor(sort, scanned[-1]), int(first[0] or 0), checkpoint, first[4])
     else:  # the row past the page only says that there is more: it is not made an entry
         more = len(docs) > limit
         entries = [public_entry(doc, name) for doc, name in docs[:limit]]

@@ -4,7 +4,9 @@ or lead department, reading the ledger only through its API with queries signed 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
+import secrets
 from pathlib import Path
 
 from api.cli.common import CLIError
@@ -14,14 +16,17 @@ ROLE_CHOICES = ("privacy_officer", "auditor", "service_window", "authority")
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's commands to the CLI's subcommands."""
-    p = sub.add_parser("console", help="serve the local web console on 127.0.0.1 (every read a signed, logged query)")
+    p = sub.add_parser("console", help="serve the local web console on a loopback address (every read a signed, "
+                                       "logged query)")
     p.add_argument("--key", required=True, help="the department's private key (PKCS#8 PEM, mode 0600); it never "
                                                  "leaves this process")
     p.add_argument("--issuer", required=True, help="the department's unified social credit code")
     p.add_argument("--operator", required=True, help="the staff id of the person using the console (in every query)")
     p.add_argument("--url", default=os.environ.get("CREDIT_LEDGER_URL", "http://127.0.0.1:8000"),
                    help="the ledger's API (default CREDIT_LEDGER_URL or http://127.0.0.1:8000)")
-    p.add_argument("--port", type=int, default=8700, help="port on 127.0.0.1 to serve the console on (default 8700)")
+    p.add_argument("--port", type=int, default=8700, help="port to serve the console on (default 8700)")
+    p.add_argument("--host", help="loopback address to serve the console on (default: a random one in 127.0.0.0/8, "
+                                  "so that the browser sends the console's cookie to no other local server)")
     p.add_argument("--role", action="append", choices=ROLE_CHOICES,
                    help="show this role's pages (repeat for several; default: every role's)")
     p.add_argument("--ledger", help="the ledger's log origin, named by every statement (default: the origin of the "
@@ -34,6 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_console)
 
 
+def random_loopback() -> str:
+    """An address in 127.0.0.0/8 other than 127.0.0.1. Cookies are kept per host, not per port (RFC 6265
+    section 8.5): on 127.0.0.1 the console's cookie would go to every local server its user visits."""
+    a, b, c = secrets.randbelow(256), secrets.randbelow(256), 1 + secrets.randbelow(254)
+    return f"127.{a}.{b}.{c}" if (a, b) != (0, 0) else f"127.{1 + a}.{b}.{c}"
+
+
 def cmd_console(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -44,6 +56,12 @@ def cmd_console(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise CLIError(f"--port {args.port} is not a port number")
+    host = args.host or random_loopback()
+    try:
+        if not ipaddress.IPv4Address(host).is_loopback:
+            raise ValueError
+    except ValueError:
+        raise CLIError(f"--host {args.host}: the console serves on an IPv4 loopback address only (127.0.0.0/8)") from None
     key = KeyPair.load(Path(args.key))
     pinned = None
     if args.authority_key:
@@ -60,10 +78,10 @@ def cmd_console(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.url} is not a credit ledger (GET /v1/log/verifier-key answered {status})")
     origin = args.ledger or origin_of(args.log_verifier_key or verifier)
     client = LedgerClient(args.url, key, args.issuer, args.operator, origin, args.timeout)
-    secret = Secret(args.port)
+    secret = Secret(args.port, host=host)
     roles = tuple(r for r in ROLES if r in args.role) if args.role else ROLES
     app = create_console(Console(client, secret, roles, pinned, args.log_verifier_key))
     print(f"credit-ledger console for {args.issuer} (operator {args.operator}) reading {args.url}", flush=True)
     print(f"open {secret.url()}", flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", server_header=False)
+    uvicorn.run(app, host=host, port=args.port, log_level="warning", server_header=False)
     return 0

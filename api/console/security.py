@@ -1,6 +1,8 @@
 """Who may drive the console: it holds a signing key, so only the person who started it, in their browser.
 
-- It listens on 127.0.0.1 only.
+- It listens on one loopback address only, by default a random one in 127.0.0.0/8 other than 127.0.0.1:
+  browsers keep cookies per host, not per port, so a cookie of 127.0.0.1 would also go to any other local
+  server (another user's) that the console's user visits.
 - A random token is printed at start in the console's URL (``/?token=...``); opening that URL stores it in a
   cookie (HttpOnly, SameSite=Strict, this port's own name), and every request must carry the cookie. Another
   local user or program does not have it; another web site's page cannot make the browser send it (SameSite).
@@ -43,16 +45,18 @@ HEADERS = {
 class Secret:
     """The console's token and what is derived from it."""
 
-    def __init__(self, port: int, token: str | None = None) -> None:
+    def __init__(self, port: int, token: str | None = None, host: str = "127.0.0.1") -> None:
         self.port = port
+        self.host = host
         self.token = token or secrets.token_urlsafe(32)
         self.cookie = f"credit_ledger_console_{port}"
         self.csrf = hmac.new(self.token.encode(), b"csrf", hashlib.sha256).hexdigest()
-        self.hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+        # One address only (no ``localhost``): the cookie is the host's, so it goes where this host goes.
+        self.hosts = {f"{host}:{port}"}
         self.origins = {f"http://{h}" for h in self.hosts}
 
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/?token={self.token}"
+        return f"http://{self.host}:{self.port}/?token={self.token}"
 
     def check_csrf(self, value: str | None) -> bool:
         return value is not None and hmac.compare_digest(value.encode(), self.csrf.encode())

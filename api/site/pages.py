@@ -23,7 +23,9 @@ from projections.store import Store
 NAV = (("nav_home", "/"), ("nav_black", "/lists/black"), ("nav_red", "/lists/red"),
        ("nav_objection", "/guide/objection"), ("nav_repair", "/guide/repair"), ("nav_access", "/guide/access-log"),
        ("nav_transparency", "/transparency"))
-_SAFE_NEXT = re.compile(r"^/(?![/\\])[^\s\\]*$")
+# A path on this site: printable ASCII only (no control character can reach the Location header), no
+# backslash, and not ``//`` (another host). Matched whole (``fullmatch``: ``$`` would allow a final newline).
+_SAFE_NEXT = re.compile(r"/(?![/\\])[\x21-\x5b\x5d-\x7e]*")
 
 
 @dataclass
@@ -69,7 +71,7 @@ class Reader:
 
 def safe_next(target: str | None) -> str:
     """A path on this site to return to after the language switch (anything else: the home page)."""
-    return target if target and _SAFE_NEXT.match(target) else "/"
+    return target if target and _SAFE_NEXT.fullmatch(target) else "/"
 
 
 def cookie_language(value: str | None) -> str | None:

@@ -273,7 +273,8 @@ def console(site: Site, dept: str, role: str, *extra: str) -> Iterator[ConsolePr
                 start = line.split()[1]
                 break
         assert start, "the console printed no address"
-        origin = f"http://127.0.0.1:{port}"
+        origin = start.split("/?", 1)[0]
+        assert origin.endswith(f":{port}") and not origin.startswith("http://127.0.0.1:")  # a host of its own
         for _ in range(100):
             try:
                 httpx.get(origin + "/static/console.css", timeout=2)
