@@ -72,10 +72,23 @@ def _rows(read: Callable[[int], list[Row]]) -> Iterator[Row]:
         after = rows[-1][0]
 
 
+# The views and their positions: a target holding rows in them (another ledger's views, say) would be taken
+# as caught up by its projections, so it is not empty either.
+VIEW_TABLES = ("log_nodes", "archive_records", "access_log", "access_log_subjects", "view_catalogues",
+               "view_departments", "projection_positions")
+
+
 def holds_rows(conn: psycopg.Connection[Any], schema: str) -> bool:
-    """Whether the schema's history tables hold any event, entry or checkpoint."""
-    query = sql.SQL(" OR ").join(sql.SQL("EXISTS (SELECT 1 FROM {})").format(sql.Identifier(schema, t))
-                                 for t in LEDGER_TABLES)
+    """Whether the schema's history tables hold any event, entry or checkpoint, or its views any row."""
+    present = {name for (name,) in conn.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)).fetchall()}
+    tables = [t for t in (*LEDGER_TABLES, *VIEW_TABLES) if t in present]
+    # (the tracking table's ``__migration__`` row is the migrations' own: every migrated schema has it)
+    query = sql.SQL(" OR ").join(
+        sql.SQL("EXISTS (SELECT 1 FROM {}{})").format(
+            sql.Identifier(schema, t),
+            sql.SQL(" WHERE application_name <> '__migration__'" if t == "projection_positions" else ""))
+        for t in tables)
     row = conn.execute(sql.SQL("SELECT ") + query).fetchone()
     return bool(row and row[0])
 
@@ -112,8 +125,8 @@ def copy_ledger(source: Source, conninfo: str, schema: str, verifier_key: str, o
         conn.execute("SET LOCAL lock_timeout = '30s'")
         conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(sql.Identifier(schema, "ledger_append_lock")))
         if holds_rows(conn, schema):
-            raise TransferError(f"{destination} already holds a ledger's events or checkpoints: copy only into an "
-                                "empty database or schema")
+            raise TransferError(f"{destination} already holds a ledger's events, checkpoints or views: copy only "
+                                "into an empty database or schema")
         total = source.count_events()
         if total == 0:
             raise TransferError("the source ledger is empty: nothing to copy")

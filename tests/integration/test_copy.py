@@ -11,9 +11,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from ledger.errors import UnavailableError
-from psycopg import sql
 
 from api.cli import main
 from api.datadir import FOUNDING_RECORD, FoundingError, read_founding
@@ -221,6 +221,25 @@ def test_a_target_holding_a_ledger_is_refused_and_left_as_it_was(source, schemas
     assert rc == 1 and out == ""
     assert err.count("\n") == 1 and err.startswith("credit-ledger: ") and "already holds a ledger" in err
     assert pg_rows(schema) == target_before
+    _unchanged_source(source, source_before)
+
+
+def test_a_target_holding_only_views_is_refused_too(source, schemas, capsys):
+    """Another ledger's views and positions left in a schema would be taken as caught up by the copy's
+    projections: such a target is not empty either, and is left as it was."""
+    from api.migrate import migrate
+
+    schema = next_schema(schemas)
+    migrate(PG_URL, schema)
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("INSERT INTO {} (application_name, notification_id) VALUES ('archive', 40)")
+                     .format(sql.Identifier(schema, "projection_positions")))
+    source_before = sqlite_rows(source.sqlite_path)
+
+    rc, out, err = copy(capsys, source, schema)
+    assert rc == 1 and out == ""
+    assert err.count("\n") == 1 and "already holds a ledger's events, checkpoints or views" in err
+    assert not any(pg_rows(schema).values())
     _unchanged_source(source, source_before)
 
 
