@@ -17,7 +17,7 @@ from ledger.adapters.entries import EntryRow
 from ledger.application.compromise import CompromiseWindows
 from ledger.application.receipts import Receipt
 from ledger.domain import queries
-from ledger.domain.aggregates import AUTHORITY_ID, Authority, CreditRecord, Query, entry_fields
+from ledger.domain.aggregates import AUTHORITY_ID, Authority, CreditRecord, MeasureApplication, Query, entry_fields
 from ledger.errors import (
     ConflictError, ForbiddenError, NotFoundError, QueryExpiredError, QueryRefusedError, RuleError, ValidationError,
     WrongLedgerError,
@@ -124,7 +124,7 @@ class Decisions(CompromiseWindows):
 
     def _decide_record(
         self, authority: Authority | None, env: Envelope, now: datetime, touched: dict[UUID, Aggregate]
-    ) -> CreditRecord:
+    ) -> CreditRecord | MeasureApplication:
         st = env.statement
         authority, dept = self._issuer(authority, env)
         catalogue = authority.catalogue
@@ -133,6 +133,8 @@ class Decisions(CompromiseWindows):
         v = st.values
         if st.type == "record.submitted":
             return CreditRecord.submit(st, entry, dept, catalogue)
+        if st.type == "measure.applied":
+            return MeasureApplication.apply(st, entry, dept, catalogue)
         if st.type in ("objection.filed", "statement.added") and "service_window" not in dept.roles:
             raise ForbiddenError(f"{st.type} is filed through a service-window department; {st.issuer} is not one")
         record_id = v["record_id"]

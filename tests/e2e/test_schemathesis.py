@@ -28,7 +28,7 @@ OPERATIONS = [
     ("POST", "/v1/statements"), ("POST", "/v1/statements/batch"), ("POST", "/v1/queries"), ("GET", "/healthz"),
     ("GET", "/v1/public/lists/{listing}"), ("GET", "/v1/log/checkpoint"), ("POST", "/v1/log/checkpoint"),
     ("GET", "/v1/log/checkpoints"), ("GET", "/v1/log/proof/inclusion"), ("GET", "/v1/log/proof/consistency"),
-    ("GET", "/v1/log/leaf-hashes"), ("GET", "/v1/log/verifier-key"),
+    ("GET", "/v1/log/leaf-hashes"), ("GET", "/v1/log/verifier-key"), ("GET", "/v1/report/verifier-key"),
 ]
 
 

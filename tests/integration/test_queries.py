@@ -73,6 +73,7 @@ SCOPE_CASES = {
                        dict(purpose="audit", filters={"key_id": "ed25519:" + "0" * 32})),
     "department_assessment": (dict(items=[], purposes=["supervision"], roles=["authority"]),
                               dict(purpose="supervision")),
+    "credit_report": (dict(purposes=["employment"]), dict(purpose="employment", subject=True)),
 }
 
 

@@ -1,0 +1,109 @@
+"""Joint incentive and punishment measures: the catalogue's check, which apply, and measure.applied. Pure."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from keys import Department
+from ledger.domain.aggregates import MeasureApplication
+from ledger.domain.catalogue import parse_catalogue, shipped_catalogue_document
+from ledger.domain.measures import applicable
+from ledger.errors import ForbiddenError, RuleError, ValidationError
+from tests.unit.domain_builders import entry, resident_id, statement, uscc
+
+V2 = parse_catalogue(shipped_catalogue_document(2))
+DAY = "2026-03-02"
+SUBJECT = resident_id()
+
+
+def doc(record_id: str, item: str, kind: str = "negative", severity: str | None = "serious", field: str = "food_drug",
+        status: str = "active", disclosure: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"record_id": record_id, "item": item, "status": status, "disclosure": disclosure,
+            "catalogue": {"kind": kind, "severity": severity, "field": field}}
+
+
+def ids(found: list[dict[str, Any]]) -> dict[str, list[str]]:
+    return {m["id"]: m["triggered_by"] for m in found}
+
+
+def test_v2_corrects_key_supervision_and_adds_telecom_fraud_and_purposes():
+    fields = V2.key_supervised_fields()
+    assert {"traffic_safety", "tax", "financial_services", "e_commerce", "telecom_fraud"} <= fields
+    assert "telecom_fraud.serious" in V2.items and V2.items["telecom_fraud.serious"].listing == "black"
+    assert {"employment", "enterprise_head_appointment", "title_evaluation", "commendation"} <= set(V2.purposes)
+    assert parse_catalogue(shipped_catalogue_document(1)).measures == {}
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda m: m.update(kind="reward"), "kind must be incentive or punishment"),
+    (lambda m: m.update(purposes=["fishing"]), "unknown purpose"),
+    (lambda m: m["trigger"].update(records={"items": ["no.such"]}), "unknown no.such"),
+    (lambda m: m["trigger"].update(flags=["lucky"]), "trigger.flags must be among"),
+    (lambda m: m.update(legal_basis=""), "legal_basis must be a non-empty string"),
+    (lambda m: m.update(departments=[]), "departments"),
+])
+def test_the_catalogue_refuses_inconsistent_measures(change, words):
+    document = copy.deepcopy(shipped_catalogue_document(2))
+    change(document["measures"][0])
+    with pytest.raises(ValidationError, match=words):
+        parse_catalogue(document)
+    document = copy.deepcopy(shipped_catalogue_document(2))
+    document["measures"].append(copy.deepcopy(document["measures"][0]))
+    with pytest.raises(ValidationError, match="duplicate id"):
+        parse_catalogue(document)
+
+
+def test_measures_follow_records_flags_department_and_purpose():
+    flags = {"green_channel": True, "key_supervision": False}
+    assert ids(applicable(V2, [], flags, DAY, "X", "administrative_licensing")) == {
+        "I-ACCEPT-WITH-GAPS": [], "I-GREEN-CHANNEL": []}
+    negative = [doc("r2", "traffic_safety.serious", field="traffic_safety"), doc("r1", "food_drug.general",
+                                                                                   severity="general")]
+    flags = {"green_channel": False, "key_supervision": True}
+    assert ids(applicable(V2, negative, flags, DAY, "X", "administrative_licensing")) == {"P-KEY-SUPERVISION": ["r2"]}
+    assert ids(applicable(V2, negative, flags, DAY, "X", "employment")) == {"P-EMPLOYMENT": ["r2"]}
+    assert ids(applicable(V2, negative, flags, DAY, "X", "audit")) == {}
+    # A repaired, expired or revoked record triggers nothing.
+    for status in ("repaired", "expired", "revoked"):
+        gone = [doc("r2", "traffic_safety.serious", field="traffic_safety", status=status)]
+        assert applicable(V2, gone, flags, DAY, "X", "employment") == []
+    # On the black list only while disclosed.
+    listed = [doc("r3", "food_drug.serious", disclosure={"list": "black", "public_until": "2027-01-01"})]
+    assert "P-ENTERPRISE-HEAD" in ids(applicable(V2, listed, flags, DAY, "X", "enterprise_head_appointment"))
+    listed[0]["disclosure"]["public_until"] = DAY
+    assert "P-ENTERPRISE-HEAD" not in ids(applicable(V2, listed, flags, DAY, "X", "enterprise_head_appointment"))
+    # Priority needs both a positive record and the green channel; telecom fraud items trigger their own measure.
+    positive = [doc("r4", "volunteering.service_hours", kind="positive", severity=None, field="volunteering")]
+    assert ids(applicable(V2, positive, {"green_channel": True}, DAY, "X", "title_evaluation")) == {"I-PRIORITY": ["r4"]}
+    assert applicable(V2, positive, {"green_channel": False}, DAY, "X", "title_evaluation") == []
+    fraud = [doc("r5", "telecom_fraud.general", severity="general", field="telecom_fraud")]
+    assert ids(applicable(V2, fraud, {}, DAY, "X", "administrative_licensing")) == {"P-TELECOM-FRAUD": ["r5"]}
+
+
+def test_measure_applied_only_by_a_department_the_measure_applies_to():
+    licensing = Department(uscc(), "Licensing", purposes=frozenset({"administrative_licensing"}))
+
+    def applied(dept: Department, measure: str = "I-GREEN-CHANNEL", purpose: str = "administrative_licensing",
+                catalogue: Any = V2) -> MeasureApplication:
+        st = statement("measure.applied", dept.code, measure=measure, subject=SUBJECT, purpose=purpose,
+                       decision_reference="QX-2026-7")
+        return MeasureApplication.apply(st, entry(st), dept, catalogue)
+
+    done = applied(licensing)
+    assert (done.subject, done.measure, done.measure_kind) == (SUBJECT, "I-GREEN-CHANNEL", "incentive")
+    with pytest.raises(ForbiddenError, match="only for the purpose"):
+        applied(licensing, "P-EMPLOYMENT", "administrative_licensing")
+    with pytest.raises(ForbiddenError, match="not registered for the purpose employment"):
+        applied(licensing, "P-EMPLOYMENT", "employment")
+    with pytest.raises(RuleError, match="no measure 'NOPE'"):
+        applied(licensing, "NOPE")
+    with pytest.raises(RuleError, match="has no joint incentive"):
+        applied(licensing, catalogue=parse_catalogue(shipped_catalogue_document(1)))
+    document = copy.deepcopy(shipped_catalogue_document(2))
+    document["measures"][0]["departments"] = ["91370200MA3C00001N"]
+    named = parse_catalogue(document)
+    with pytest.raises(ForbiddenError, match="is not applied by department"):
+        applied(licensing, document["measures"][0]["id"], "administrative_licensing", named)
