@@ -7,6 +7,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI, Request
@@ -60,6 +61,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = await asyncio.to_thread(open_ledger, settings)
         views = await asyncio.to_thread(open_views, settings, ledger)
+        if settings.read_only:  # a hot standby's: its views come from the primary by replication
+            app.state.settings, app.state.ledger, app.state.views, app.state.committer = settings, ledger, views, None
+            if access_log is not None:
+                access_log.start()
+            try:
+                yield
+            finally:
+                views.close()
+                ledger.close()
+                if access_log is not None:
+                    await asyncio.to_thread(access_log.stop)
+            return
         worker = views.worker(settings)
         committer = GroupCommitter(ledger, max_batch=settings.group_commit_max_batch,
                                    linger=settings.group_commit_linger_seconds,
@@ -120,8 +133,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if metrics is not None:
         install_metrics(app, metrics)
     site.install(app)
-    fastpath.install(app)
+    fastpath.install(app, settings.read_only, settings.primary_url)
+    if settings.read_only:
+        install_position(app)
     return app
+
+
+def install_position(app: FastAPI) -> None:
+    """On a read-only server, every answer names in ``Ledger-Position`` the standby's replayed ledger head, read
+    before the answer: the answer reflects that position or a later one."""
+    from api.routers.health import replayed_head
+
+    @app.middleware("http")
+    async def position(request: Request, call_next: Any) -> Response:
+        views = getattr(request.app.state, "views", None)
+        head = None
+        if views is not None:
+            try:
+                head = await asyncio.to_thread(replayed_head, views.store)
+            except Exception:  # noqa: BLE001 - the answer itself says whether the database is reachable
+                head = None
+        response: Response = await call_next(request)
+        if head is not None:
+            response.headers["Ledger-Position"] = str(head)
+        return response
 
 
 def install_docs(app: FastAPI) -> None:

@@ -63,6 +63,34 @@ def routes() -> list[Route]:
                   include_in_schema=False) for path, endpoint in ROUTES]
 
 
-def install(app: FastAPI) -> None:
-    """Put the fast routes at the front of ``app``'s router, before every route FastAPI declared."""
+WRITES = ("/v1/statements", "/v1/statements/batch", "/v1/queries", "/v1/log/checkpoint")
+"""What a read-only server refuses (POST): appends, queries (recorded before they are answered) and signing."""
+
+
+class ReadOnly:
+    """The answer of a read-only server to a write: a ``read-only`` problem naming the primary; the body is
+    not read, so nothing is stored."""
+
+    def __init__(self, primary: str | None) -> None:
+        self.primary = primary
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        where = f"send it to the primary, {self.primary}" if self.primary else "send it to the primary"
+        exc = problems.ReadOnlyError(f"this server reads from a standby and takes no appends, queries or "
+                                     f"checkpoints: {where}")
+        extra = {"primary": self.primary} if self.primary else {}
+        response = problems.refusal(exc, instance=path, **extra)
+        response.headers["Allow"] = "GET, HEAD" if path == "/v1/log/checkpoint" else ""
+        await response(scope, receive, send)
+
+
+def install(app: FastAPI, read_only: bool = False, primary: str | None = None) -> None:
+    """Put the fast routes at the front of ``app``'s router, before every route FastAPI declared; on a
+    read-only server, the refusal of every write instead."""
+    if read_only:
+        refuse = ReadOnly(primary)
+        app.router.routes[0:0] = [Route(path, refuse, methods=["POST"], name=f"read_only_{n}", include_in_schema=False)
+                                  for n, path in enumerate(WRITES)]
+        return
     app.router.routes[0:0] = routes()

@@ -208,6 +208,13 @@ class StateCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from found
+        settings = getattr(state, "settings", None)
+        if settings is not None and settings.read_only:
+            try:
+                replica = replica_gauges(views.store, settings.primary_url)
+            except Exception:  # noqa: BLE001 - the gauges above already say whether the database answered
+                return
+            yield from replica
 
     def _read(self, store: Any) -> Iterator[Any]:
         now = datetime.now(timezone.utc)
@@ -256,6 +263,26 @@ class StateCollector(Collector):
         yield GaugeMetricFamily("credit_ledger_checkpoint_behind_seconds", "Age of the oldest entry no signed "
                                 "checkpoint covers yet (0 when all are covered)",
                                 value=_age(uncovered, now) if uncovered else 0.0)
+
+
+def replica_gauges(store: Any, primary_url: str | None) -> list[Any]:
+    """A read-only server's standby: replay lag in bytes and seconds, and with a primary URL, in positions."""
+    from api.routers.health import replica_state
+
+    state = replica_state(store, primary_url)
+    out = [
+        GaugeMetricFamily("credit_ledger_replica_in_recovery", "1 while the database is a standby replaying WAL, "
+                          "0 once promoted", value=int(state["in_recovery"])),
+        GaugeMetricFamily("credit_ledger_replica_replay_lag_bytes", "WAL received but not replayed yet",
+                          value=state["replay_lag_bytes"]),
+        GaugeMetricFamily("credit_ledger_replica_replay_lag_seconds", "Age of the last replayed transaction while "
+                          "received WAL waits to be replayed (0 when all is replayed)",
+                          value=state["replay_lag_seconds"]),
+    ]
+    if state.get("behind_positions") is not None:
+        out.append(GaugeMetricFamily("credit_ledger_replica_behind_positions", "Ledger positions the primary has "
+                                     "and this standby has not replayed yet", value=state["behind_positions"]))
+    return out
 
 
 @contextmanager

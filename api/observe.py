@@ -89,9 +89,25 @@ class Templates:
     def words(self) -> frozenset[str]:
         """Every fixed segment of the app's route paths (``v1``, ``public``, ``lists``, ...)."""
         if self._words is None:
-            self._words = frozenset(part for each in self.routes() for part in str(getattr(each, "path", "")).split("/")
+            self._words = frozenset(part for path in _paths(self.routes()) for part in path.split("/")
                                     if part and "{" not in part)
         return self._words
+
+
+def _paths(routes: list[Any]) -> list[str]:
+    """The path of every route, into included routers too (whose prefix is a path of its own)."""
+    found: list[str] = []
+    for each in routes:
+        path = getattr(each, "path", None)
+        if isinstance(path, str):
+            found.append(path)
+        inner = getattr(each, "original_router", None) or getattr(each, "router", None)
+        if inner is not None and inner is not each:
+            prefix = getattr(inner, "prefix", "")
+            if isinstance(prefix, str):
+                found.append(prefix)
+            found += _paths(list(getattr(inner, "routes", [])))
+    return found
 
 
 def unmatched_path(path: str, words: frozenset[str] = frozenset()) -> str:

@@ -69,7 +69,16 @@ class RangeError(LedgerError):
     title = "Outside the log"
 
 
+class ReadOnlyError(LedgerError):
+    """An append, a query or a checkpoint sent to a read-only server (a hot standby's): sent to the primary,
+    it would be taken; nothing was stored here."""
+
+    slug = "read-only"
+    title = "Read-only server"
+
+
 STATUS: dict[type[LedgerError], int] = {
+    ReadOnlyError: 405,
     QueryExpiredError: 403,
     QueryRefusedError: 403,
     WrongLedgerError: 403,

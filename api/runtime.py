@@ -9,6 +9,7 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, cast
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -21,7 +22,7 @@ from ledger.domain.catalogue import shipped_catalogue_document
 from ledger.errors import IntegrityFailure
 from ledger.domain.genesis import AUTHORITY_CODE, genesis_envelopes
 from ledger.format.statements import format_datetime, parse_envelope
-from ledger.log.note import verifier_key_string
+from ledger.log.note import NoteError, parse_verifier_key, verifier_key_string
 from projections.checkpoints import Checkpointer
 from projections.access_log import SQLITE_DDL as ACCESS_LOG_DDL
 from projections.access_log import AccessLogView
@@ -80,9 +81,9 @@ def authority_public_key(settings: Settings) -> bytes | None:
 
 def open_ledger(settings: Settings) -> Ledger:
     """Migrate (PostgreSQL, if configured to) and construct the ledger application."""
-    if settings.database_url and settings.migrate_on_start:
+    if settings.database_url and settings.migrate_on_start and not settings.read_only:
         migrate(settings.migration_database_url or settings.database_url, settings.database_schema)
-    return Ledger(
+    ledger = Ledger(
         ledger_env(settings),
         authority_public_key=authority_public_key(settings),
         max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
@@ -90,6 +91,23 @@ def open_ledger(settings: Settings) -> Ledger:
         origin=settings.log_origin,
         max_statement_age=timedelta(seconds=settings.max_statement_age_seconds),
     )
+    if settings.database_url:
+        pass_through_conninfo(ledger, settings.database_url)
+    return ledger
+
+
+LIBRARY_PARAMS = frozenset({"dbname", "host", "port", "user", "password"})
+
+
+def pass_through_conninfo(ledger: Ledger, conninfo: str) -> None:
+    """Give the ledger's pool the URL's other parameters (``target_session_attrs=read-write`` above all: with a
+    multi-host URL, each new connection goes to whichever server is the primary now) before it connects; the
+    library's environment carries only database, hosts, ports, user and password (host and port lists pass
+    through those as they are)."""
+    extra = {k: v for k, v in conninfo_to_dict(conninfo).items() if k not in LIBRARY_PARAMS}
+    datastore = getattr(getattr(ledger, "factory", None), "datastore", None)
+    if extra and datastore is not None:
+        datastore.pool.kwargs.update(extra)
 
 
 @dataclass
@@ -126,7 +144,7 @@ def open_views(settings: Settings, ledger: Ledger) -> Views:
     """Open the views (with the log key from the data directory) over the ledger's events."""
     store = open_store(settings)
     try:
-        log_key = KeyPair.load(settings.keys_dir / LOG_KEY)
+        log_key = verifier_only(settings) if settings.read_only else KeyPair.load(settings.keys_dir / LOG_KEY)
     except KeyFileError:
         store.close()
         raise
@@ -135,8 +153,36 @@ def open_views(settings: Settings, ledger: Ledger) -> Views:
     access_log = AccessLogView(ledger, store)
     checkpointer = Checkpointer(store, tree, settings.log_origin, log_key)
     answers = Answers(ledger, store, archive, access_log)
-    answers.reports = Reports(ledger, store, tree, checkpointer, report_key(settings))
+    if not settings.read_only or (settings.keys_dir / REPORT_KEY).exists():
+        answers.reports = Reports(ledger, store, tree, checkpointer, report_key(settings))
     return Views(store, tree, checkpointer, archive, access_log, answers)
+
+
+@dataclass(frozen=True)
+class VerifierOnly:
+    """The public half of the log key: what a read-only server needs to check and serve checkpoints (it signs
+    none)."""
+
+    public_key: bytes
+
+    @property
+    def private_key(self) -> Any:
+        raise KeyFileError("a read-only server holds no private log key: checkpoints are signed on the primary")
+
+
+def verifier_only(settings: Settings) -> KeyPair:
+    """The log's verifier key for a read-only server: ``CREDIT_LEDGER_LOG_VERIFIER_KEY`` (its origin must be the
+    configured one), else the public half of ``keys/log.pem``."""
+    if settings.log_verifier_key:
+        try:
+            key = parse_verifier_key(settings.log_verifier_key)
+        except NoteError as exc:
+            raise KeyFileError(f"CREDIT_LEDGER_LOG_VERIFIER_KEY is not a verifier key: {exc}") from None
+        if key.name != settings.log_origin:
+            raise KeyFileError(f"CREDIT_LEDGER_LOG_VERIFIER_KEY names {key.name!r}, not the log origin "
+                               f"{settings.log_origin!r}")
+        return cast(KeyPair, VerifierOnly(key.public_key))
+    return cast(KeyPair, VerifierOnly(KeyPair.load(settings.keys_dir / LOG_KEY).public_key))
 
 
 def report_key(settings: Settings) -> KeyPair:

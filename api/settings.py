@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     run_projections: bool = Field(True, description="Run the projections inside serve (off: a separate worker).")
     access_log: bool = Field(True, description="One JSON line per request on stderr (no personal data).")
     metrics: bool = Field(True, description="Collect metrics and serve them at /metrics (Prometheus text format).")
+    read_only: bool = Field(
+        False, description="Serve reads only, from a hot standby: no migrations, projections, appends, queries or "
+                           "checkpoint signing (serve --read-only).",
+    )
+    primary_url: str | None = Field(
+        None, description="The primary service's base URL: named in a read-only server's refusals, and asked for "
+                          "its position to tell how far the standby is behind.",
+    )
+    log_verifier_key: str | None = Field(
+        None, description="The log's verifier key (origin+keyid+base64): a read-only server checks checkpoints "
+                          "with it and needs no private log key; default: the public half of keys/log.pem.",
+    )
 
     @property
     def backend(self) -> str:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-FIGURES = ["http", "rebuild", "audit", "proof", "memory", "copy", "site"]
+FIGURES = ["http", "rebuild", "audit", "proof", "memory", "copy", "site", "report", "replica"]
 
 
 def _positive(text: str) -> float:

@@ -76,6 +76,16 @@ def run(quick: bool, json_path: Path | None, postgres_url: str | None, only: set
 
         stages.append(("figure 9 public site list pages against the JSON list",
                        lambda: run_site(quick, postgres_url=postgres_url)["figures"]))
+    if want("report"):
+        from bench.report_scenario import run_report
+
+        stages.append(("figure 10 credit reports against archive queries; report verification",
+                       lambda: run_report(quick, postgres_url)["figures"]))
+    if want("replica"):
+        from bench.replica_scenario import run_replica
+
+        stages.append(("figure 11 reads from a primary alone and with a read-only standby; replay lag",
+                       lambda: run_replica(quick)["figures"]))
     progress = Progress(len(stages))
     if want("http") and not postgres_url:
         progress.say("figures 1-3 skipped: they run on PostgreSQL only")

@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug", "trace"],
                    help="the server's log level (default: %(default)s)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (each with its own group committer)")
+    p.add_argument("--read-only", action="store_true",
+                   help="serve reads only, from a PostgreSQL hot standby (CREDIT_LEDGER_READ_ONLY): appends, queries "
+                        "and checkpoint signing are refused naming the primary; no migrations, no projections")
+    p.add_argument("--primary", metavar="URL",
+                   help="with --read-only, the primary service's base URL (default: CREDIT_LEDGER_PRIMARY_URL)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("access-report", help="the privacy officer's review report (itself a logged query)")

@@ -193,7 +193,7 @@ def test_one_line_per_request_no_personal_data_and_metrics_moved_by_exactly_what
         "problems": {"bad-signature": 1}}
     assert by_id[ids["query"]]["statement_ids"] == [query["statement"]["id"]]
     assert by_id[ids["query"]]["positions"] == [position] and by_id[ids["query"]]["status"] == 200
-    assert by_id[ids["unmatched"]]["path"] == "/v1/records/*" and by_id[ids["unmatched"]]["problem"] == "not-found"
+    assert by_id[ids["unmatched"]]["path"] == "/v1/*/*" and by_id[ids["unmatched"]]["problem"] == "not-found"
     assert by_id[ids["listed"]]["path"] == "/v1/public/lists/{listing}"
     assert by_id[renamed.headers["x-request-id"]]["path"] == "/healthz"
     srv.stop()

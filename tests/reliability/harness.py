@@ -215,3 +215,122 @@ class ThrowawayCluster:
         except RuntimeError:
             pass  # not running
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_options(port: int, directory: Path, name: str) -> str:
+    """Server options of a throwaway cluster: its port, its socket directory, localhost only, and a name that a
+    standby's WAL receiver reports to its primary (``synchronous_standby_names`` names it)."""
+    return f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c cluster_name={name} -c wal_level=replica"
+
+
+class ReplicaCluster(ThrowawayCluster):
+    """A throwaway cluster that can be a primary or a hot standby of another, be promoted, and die by SIGKILL of
+    its postmaster: streaming replication between two clusters of a test's own."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _own(self) -> None:
+        if os.geteuid() == 0:
+            import pwd
+
+            user = pwd.getpwnam("postgres")
+            os.chown(self.dir, user.pw_uid, user.pw_gid)
+
+    def start(self) -> None:
+        self._own()
+        self._run(str(self.bin / "initdb"), "-D", str(self.dir / "data"), "-U", "postgres", "-A", "trust")
+        self._pg_ctl("-o", start_options(self.port, self.dir, self.name), "start")
+
+    def sql(self, statement: str) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+            cur = conn.execute(statement)
+            return cur.fetchall() if cur.description else []
+
+    def standby_of(self, primary: ReplicaCluster, synchronous: bool = True) -> None:
+        """Make this cluster, anew, a hot standby of ``primary``: ``pg_basebackup -R`` (WAL streamed, a
+        replication slot of its own) into an empty data directory, started; with ``synchronous``, the primary
+        then waits for this standby's flush before it acknowledges a commit (``synchronous_standby_names``,
+        set after the backup, so the standby itself never waits for one)."""
+        import shutil
+
+        self._own()
+        shutil.rmtree(self.dir / "data", ignore_errors=True)
+        slot = f"standby_{self.name}"
+        if not primary.sql(f"SELECT 1 FROM pg_replication_slots WHERE slot_name = '{slot}'"):
+            primary.sql(f"SELECT pg_create_physical_replication_slot('{slot}')")
+        self._run(str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+                  "-D", str(self.dir / "data"), "-R", "-X", "stream", "-S", slot, "-c", "fast")
+        self._pg_ctl("-o", start_options(self.port, self.dir, self.name), "start")
+        if synchronous:
+            primary.sql(f"ALTER SYSTEM SET synchronous_standby_names = '{self.name}'")
+            primary.sql("SELECT pg_reload_conf()")
+            deadline = time.monotonic() + 60
+            while not primary.sql(f"SELECT 1 FROM pg_stat_replication WHERE application_name = '{self.name}' "
+                                  "AND sync_state = 'sync' AND state = 'streaming'"):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{self.name} did not become a synchronous standby")
+                time.sleep(0.1)
+
+    def promote(self) -> None:
+        """End recovery: this standby becomes a primary (``pg_ctl promote``, waiting until it takes writes)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-w", "promote")
+
+    def kill9(self) -> None:
+        """SIGKILL the postmaster (its pid is the first line of ``postmaster.pid``), as a power cut would; waits
+        until its port refuses connections. Its backends end by themselves when they see it gone."""
+        pid = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    pass
+            except OSError:
+                return
+            time.sleep(0.05)
+        raise AssertionError("the killed postmaster still accepts connections")
+
+    def wait_replayed(self, primary: ReplicaCluster) -> None:
+        """Until this standby has replayed everything the primary has written so far."""
+        (target,) = primary.sql("SELECT pg_current_wal_lsn()::text")[0]
+        deadline = time.monotonic() + 60
+        while not self.sql(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn")[0][0]:
+            if time.monotonic() > deadline:
+                raise AssertionError("the standby did not catch up")
+            time.sleep(0.05)
+
+
+class ReadOnlyServer(Server):
+    """``credit-ledger serve --read-only`` on a standby, from a data directory holding only the authority's
+    public key: the log's verifier key comes from the environment, no private key is there."""
+
+    def __init__(self, settings: Settings, port: int, primary_url: str, verifier_key: str) -> None:
+        super().__init__(settings, port)
+        self.primary_url = primary_url
+        self.verifier_key = verifier_key
+
+    def start(self) -> None:
+        env = server_env(self.settings)
+        env["CREDIT_LEDGER_LOG_VERIFIER_KEY"] = self.verifier_key
+        env["CREDIT_LEDGER_ACCESS_LOG"] = "false"
+        log = self.settings.data_dir.parent / f"read-only-{self.port}.log"
+        with open(log, "wb") as err:
+            self.proc = subprocess.Popen([CLI, "serve", "--read-only", "--primary", self.primary_url, "--port",
+                                          str(self.port), "--log-level", "warning"], env=env,
+                                         stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("read-only server exited: " + log.read_text())
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("read-only server did not come up")
