@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from api.cli.common import CLIError, read_json
 from api.cli.verify import _read_text, verifier_key_from
@@ -33,6 +36,70 @@ def cmd_report_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def site_of(report: dict[str, Any], site: str | None) -> str:
+    """The public site a report's code leads to: ``--site``, else ``https://`` and the host of its log origin."""
+    if site:
+        return site.rstrip("/")
+    return "https://" + str(report.get("ledger", "")).split("/", 1)[0]
+
+
+def render_html(report: Any, site: str | None = None) -> tuple[str, str]:
+    """The printable page of a report, and its verification code (``ledger.log.report.report_entry_code``)."""
+    import segno
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    from ledger.log.report import FORMAT, ReportError, report_entry_code
+
+    if not isinstance(report, dict) or report.get("format") != FORMAT:
+        raise CLIError(f"the file holds no credit report (format {FORMAT})")
+    try:
+        code = report_entry_code(report)
+    except ReportError as exc:
+        raise CLIError(f"cannot render the report: {exc}") from None
+    url = f"{site_of(report, site)}/verify?{urlencode({'code': code})}"
+    qr = segno.make(url, error="m").svg_inline(scale=4, border=2)
+    env = Environment(loader=PackageLoader("api.site", "templates"), autoescape=select_autoescape(default=True))
+    try:
+        html = env.get_template("report.html").render(r=report, code=code, verify_url=url, qr=qr)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a report missing parts the page shows
+        raise CLIError(f"cannot render the report: {exc}") from None
+    return html, code
+
+
+def print_pdf(html_file: Path, pdf_file: Path) -> None:
+    """Print the page to PDF with Chromium (through Playwright)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise CLIError("--pdf needs Chromium (the chromium command) to print the page; the HTML page was written")
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium)
+            try:
+                page = browser.new_page()
+                page.goto(html_file.resolve().as_uri())
+                page.pdf(path=str(pdf_file), format="A4", print_background=True, prefer_css_page_size=True)
+            finally:
+                browser.close()
+    except PlaywrightError as exc:
+        raise CLIError(f"printing to PDF failed: {str(exc).splitlines()[0]}") from None
+
+
+def cmd_report_render(args: argparse.Namespace) -> int:
+    html, code = render_html(report_of(read_json(args.file)), args.site)
+    out = Path(args.html)
+    try:
+        out.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise CLIError(f"cannot write {out}: {exc.strerror}") from None
+    if args.pdf:
+        print_pdf(out, Path(args.pdf))
+    print(f"report {code}: {out}" + (f" and {args.pdf}" if args.pdf else ""))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's commands to the CLI's subcommands."""
     report = sub.add_parser("report", help="check a credit report").add_subparsers(dest="report_command",
@@ -57,3 +124,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the consistency proof JSON from the report's tree size to the later checkpoint's "
                         "(GET /v1/log/proof/consistency?first=M&second=N)")
     p.set_defaults(func=cmd_report_verify)
+    p = report.add_parser(
+        "render", help="render a credit report as a printable page (and PDF)",
+        description="Write the report as a self-contained printable HTML page (Chinese with English labels) with its "
+                    "verification code and a QR code leading to the site's /verify page; --pdf also prints it with "
+                    "Chromium. The report is not checked here: use report verify.")
+    p.add_argument("file", metavar="FILE", help="the report JSON (the data of a credit_report answer, or the answer)")
+    p.add_argument("--html", required=True, metavar="OUT", help="the HTML file to write")
+    p.add_argument("--pdf", metavar="OUT", help="also print the page to this PDF file (needs chromium)")
+    p.add_argument("--site", metavar="URL",
+                   help="the public site the code and QR code lead to (default: https:// and the log origin's host)")
+    p.set_defaults(func=cmd_report_render)

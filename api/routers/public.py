@@ -64,7 +64,10 @@ async def public_list(
     body = orjson.dumps({"list": listing, "as_of": today.isoformat(), "entries": page.entries,
                          "next_cursor": page.next_cursor, "position": page.position,
                          "checkpoint": page.checkpoint.as_json() if page.checkpoint else None})
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    # The tag covers what the page lists, not the position it was read at: while the entries stay the same a
+    # cached answer stays right (its position still gives these entries), though the ledger moves on.
+    listed = orjson.dumps([listing, today.isoformat(), page.entries, page.next_cursor])
+    etag = '"' + hashlib.sha256(listed).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from api.site import verify
 from api.site.routes import Site, build
 
 STATIC = Path(__file__).with_name("static")
@@ -29,4 +30,5 @@ def install(app: FastAPI) -> None:
     """Add the site's routes (``/``, ``/lists/...``, ``/entries/...``, the guides, ``/transparency``) and its
     files (``/static/...``) to ``app``; none of them is in the OpenAPI document."""
     app.include_router(build(Site()))
+    app.include_router(verify.build(Site()))
     app.mount("/static", Static(directory=STATIC), name="static")

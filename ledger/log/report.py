@@ -200,3 +200,31 @@ def verify_report(report: Any, report_key: str, log_key: str, later_checkpoint: 
         later = check_consistency(checkpoint, later_checkpoint, consistency_proof, log_key)
     return VerifiedReport(origin=str(origin), subject=str(subject), tree_size=checkpoint.size, entries=count,
                           code=verification_code(report), later_size=later)
+
+
+_CODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def entry_code(leaf_index: int, leaf: bytes) -> str:
+    """The verification code of a log entry: ``{leaf index}-{base32 of the first 5 bytes of its leaf hash}``.
+
+    It says no more than ``GET /v1/log/leaf-hashes`` publishes for that leaf."""
+    return f"{leaf_index}-{base64.b32encode(leaf[:5]).decode('ascii')}"
+
+
+def parse_entry_code(code: str) -> tuple[int, str] | None:
+    """The leaf index and hash prefix of a verification code (spaces ignored, any case), or None if it is not one."""
+    text = "".join(code.split()).upper()
+    index, sep, prefix = text.partition("-")
+    if (not sep or not index.isascii() or not index.isdigit() or len(index) > 18 or len(prefix) != 8
+            or any(c not in _CODE_ALPHABET for c in prefix)):
+        return None
+    return int(index), prefix
+
+
+def report_entry_code(report: dict[str, Any]) -> str:
+    """The verification code of the report's query entry (from the leaf data the report carries)."""
+    query = report.get("query")
+    if not isinstance(query, dict) or not isinstance(query.get("leaf_index"), int):
+        raise ReportError("the report holds no query entry")
+    return entry_code(query["leaf_index"], _entry_leaf(query.get("entry"), "the query's entry"))
