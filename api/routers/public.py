@@ -61,14 +61,17 @@ async def public_list(
             decided_from=decided_from, decided_to=decided_to, cursor=cursor, limit=limit, sort=sort)
     except ValueError as exc:
         raise RangeError(str(exc)) from None
-    body = orjson.dumps({"list": listing, "as_of": today.isoformat(), "entries": page.entries,
-                         "next_cursor": page.next_cursor, "position": page.position,
-                         "checkpoint": page.checkpoint.as_json() if page.checkpoint else None})
     # The tag covers what the page lists, not the position it was read at: while the entries stay the same a
-    # cached answer stays right (its position still gives these entries), though the ledger moves on.
-    listed = orjson.dumps([listing, today.isoformat(), page.entries, page.next_cursor])
-    etag = '"' + hashlib.sha256(listed).hexdigest()[:32] + '"'
+    # cached answer stays right (its position still gives these entries), though the ledger moves on. The
+    # entries are serialised once, for the tag and the body.
+    entries = orjson.dumps(page.entries)
+    tag = hashlib.sha256(entries)
+    tag.update(orjson.dumps([listing, today.isoformat(), page.next_cursor]))
+    etag = '"' + tag.hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
+    body = orjson.dumps({"list": listing, "as_of": today.isoformat(), "entries": orjson.Fragment(entries),
+                         "next_cursor": page.next_cursor, "position": page.position,
+                         "checkpoint": page.checkpoint.as_json() if page.checkpoint else None})
     return Response(body, media_type="application/json", headers=headers)

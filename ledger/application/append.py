@@ -86,7 +86,8 @@ class Ledger(Decisions):
                     agg, outcome = query, query.outcome
                 else:
                     agg = self._decide_record(authority, env, now, touched)
-                    versions[st.id] = agg.version
+                    if is_record_type(st.type):
+                        versions[st.id] = agg.version
                 touched[agg.id] = agg
                 leaf = entry_fields(st, env.key_id, env.signature, now)
                 rows[(agg.id, agg.version)] = EntryRow(
@@ -179,4 +180,4 @@ class Ledger(Decisions):
 
 def is_record_type(statement_type: str) -> bool:
     """Whether statements of this type change a credit record (and so carry its version in the receipt)."""
-    return statement_type not in AUTHORITY_TYPES and statement_type != "query.requested"
+    return statement_type not in AUTHORITY_TYPES and statement_type not in ("query.requested", "measure.applied")

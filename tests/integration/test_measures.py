@@ -34,6 +34,7 @@ def test_measure_applied_is_refused_without_the_measure_and_counted_with_it(clie
         assert world.ledger.count() == before
     r = client.post("/v1/statements", json=applied(world, licensing, subject))
     assert r.status_code == 201, r.text
+    assert "record_version" not in r.json()  # an application of a measure changes no record
     q = world.signed(licensing, "query.requested", operator="w-2", purpose="administrative_licensing",
                      legal_basis="Administrative Licensing Law art. 31", scope="archive", subject=subject)
     data = client.post("/v1/queries", json=q).json()["data"]
