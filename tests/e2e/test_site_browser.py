@@ -329,7 +329,8 @@ def test_the_site_in_a_browser(served, tmp_path):
             phone = narrow.new_page()
             phone.on("request", lambda r: requests.append(r.url))
             for path, name in (("/lists/black", "site-black-list-390.png"), (f"/entries/{facts['ouyang']}",
-                                                                              "site-entry-390.png"), ("/", "site-home-390.png")):
+                                                                              "site-entry-390.png"), ("/", "site-home-390.png"),
+                               ("/verify", "site-verify-390.png")):
                 phone.goto(url + path)
                 assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
                 phone.screenshot(path=shots / name, full_page=True)
