@@ -3,10 +3,12 @@
 ``GET /verify?code=N-XXXXXXXX`` looks the code up by leaf index and checks the first 5 bytes of that leaf's hash
 (``ledger.log.report.entry_code``): the answer is only whether a log entry matches and which signed checkpoint
 covers it, what ``GET /v1/log/leaf-hashes`` and ``GET /v1/log/checkpoints`` already publish. ``POST /verify``
-takes a report (a raw JSON body, or the form's ``report`` field) of at most 2 MiB and checks it with this
-ledger's own report key, log verifier key and origin (``ledger.log.report.verify_report``) and that its
-checkpoint is one this log stored; the page shows valid or invalid with the reason, the code, position and date,
-and nothing of the subject: the uploader already has the report, and the page renders no uploaded text.
+takes a report of at most 2 MiB: a raw JSON body, the paste form's ``report`` field, or the file chosen in the
+upload form (``multipart/form-data``, its ``file`` part, streamed through python-multipart and kept only while
+within the limit; a declared ``Content-Length`` over it is refused before anything is read). It checks the
+report with this ledger's own report key, log verifier key and origin (``ledger.log.report.verify_report``) and
+that its checkpoint is one this log stored; the page shows valid or invalid with the reason, the code, position
+and date, and nothing of the subject: the uploader already has the report, and the page renders no uploaded text.
 """
 
 from __future__ import annotations
@@ -19,40 +21,53 @@ from urllib.parse import parse_qs
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from api.runtime import Views
 from api.site.routes import Site, reader_of
 from ledger.log.report import ReportError, entry_code, parse_entry_code, verify_report
 
 MAX_UPLOAD = 2 * 1024 * 1024
+FORM_SLACK = 64 * 1024
+"""What a multipart body may hold beyond the report: boundaries, part headers, the form's other fields."""
+MAX_PARTS = 4
+UPLOAD_PARTS = ("file", "report")
+"""The multipart parts a report is read from, in this order: the chosen file, else a pasted text."""
+BOM = b"\xef\xbb\xbf"
 NO_STORE = "no-store"
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
-        "title": "信用报告核验", "intro": "输入报告上的验证码，或粘贴报告的 JSON 文件内容，核验报告是否由本平台出具且未被篡改。"
-        "本页不显示报告主体的任何信息。", "code": "验证码", "check": "核验", "paste": "报告 JSON",
+        "title": "信用报告核验", "intro": "输入报告上的验证码，或上传报告的 JSON 文件（也可粘贴其内容），核验报告是否由本平台出具且"
+        "未被篡改。本页不显示报告主体的任何信息。", "code": "验证码", "check": "核验", "paste": "或粘贴报告 JSON",
+        "upload": "上传报告文件", "upload_hint": "报告的 JSON 文件，不超过 2 MiB；文件只用于核验，不会保存。",
         "match": "验证码与日志第 {leaf} 条叶子相符", "covered": "该条目已由规模为 {size} 的签名检查点（{time}）覆盖。",
         "uncovered": "该条目尚未被签名检查点覆盖，请稍后再查。", "no_match": "没有与该验证码相符的日志条目。",
         "bad_code": "验证码格式应为“叶序号-8位字母数字”，例如 1234-ABCDEFGH。", "valid": "报告有效",
         "invalid": "报告无效", "reason": "原因", "made_at": "出具时间", "position": "账本位置", "leaf": "日志叶序号",
         "checkpoint": "检查点规模", "too_big": "上传内容超过 2 MiB。", "not_json": "上传内容不是 JSON。",
-        "bad_type": "请以 application/json 或表单提交报告。", "empty": "没有上传报告。",
+        "bad_type": "请以 application/json 或本页的表单提交报告。", "empty": "没有上传报告。",
+        "bad_form": "无法读取上传的表单，请重新选择文件后提交。",
         "unknown_checkpoint": "报告的检查点不是本日志签发并保存的检查点。",
     },
     "en": {
-        "title": "Check a credit report", "intro": "Enter the code printed on a report, or paste the report's JSON "
-        "file, to check that this ledger made it and that it was not changed. This page shows nothing about the "
-        "report's subject.", "code": "Verification code", "check": "Check", "paste": "Report JSON",
+        "title": "Check a credit report", "intro": "Enter the code printed on a report, or upload the report's JSON "
+        "file (or paste it), to check that this ledger made it and that it was not changed. This page shows "
+        "nothing about the report's subject.", "code": "Verification code", "check": "Check",
+        "paste": "Or paste the report JSON", "upload": "Upload the report file", "upload_hint": "The report's JSON "
+        "file, at most 2 MiB; it is only checked, never kept.",
         "match": "The code matches the log entry at leaf {leaf}", "covered": "It is covered by the signed checkpoint "
         "of size {size} ({time}).", "uncovered": "No signed checkpoint covers it yet; check again shortly.",
         "no_match": "No log entry matches this code.", "bad_code": "A code is the leaf index, a hyphen and 8 "
         "letters or digits, e.g. 1234-ABCDEFGH.", "valid": "The report is valid", "invalid": "The report is NOT valid",
         "reason": "Reason", "made_at": "Made at", "position": "Position", "leaf": "Leaf index",
         "checkpoint": "Checkpoint size", "too_big": "The upload is larger than 2 MiB.", "not_json": "The upload is "
-        "not JSON.", "bad_type": "Send the report as application/json or through the form.", "empty": "No report "
-        "was sent.", "unknown_checkpoint": "the report's checkpoint is not one this log signed and stored",
+        "not JSON.", "bad_type": "Send the report as application/json or through one of this page's forms.",
+        "empty": "No report was sent.", "bad_form": "The uploaded form could not be read; choose the file and send "
+        "it again.", "unknown_checkpoint": "the report's checkpoint is not one this log signed and stored",
     },
 }
 
@@ -100,14 +115,135 @@ def check_upload(views: Views, document: Any) -> dict[str, Any]:
             "made_at": str(report.get("made_at", ""))[:32], "size": result.tree_size}
 
 
-async def read_limited(request: Request) -> bytes | None:
-    """The request body, or None once it passes MAX_UPLOAD."""
+class Refused(Exception):
+    """An upload the page refuses: its status and the key of the text saying why."""
+
+    def __init__(self, status: int, key: str) -> None:
+        super().__init__(key)
+        self.status = status
+        self.key = key
+
+
+def declared_too_big(request: Request, limit: int) -> bool:
+    """Whether the request's ``Content-Length`` already says the body is larger than ``limit``."""
+    declared = request.headers.get("content-length", "")
+    return declared.isdigit() and int(declared) > limit
+
+
+async def read_limited(request: Request, limit: int = MAX_UPLOAD) -> bytes | None:
+    """The request body, or None once it passes ``limit``."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_UPLOAD:
+        if len(body) > limit:
             return None
     return bytes(body)
+
+
+class FormReader:
+    """The report out of a ``multipart/form-data`` body, fed chunk by chunk: only the parts named in
+    ``UPLOAD_PARTS`` are kept, each refused (``too_big``) as soon as it passes ``MAX_UPLOAD``; other parts are
+    skipped unread, and a body of more than ``MAX_PARTS`` parts is refused."""
+
+    def __init__(self, boundary: bytes) -> None:
+        self.kept: dict[str, bytearray] = {}
+        self.parts = 0
+        self.ended = False
+        self._header = [b"", b""]
+        self._disposition = b""
+        self._current: bytearray | None = None
+        self.parser = MultipartParser(boundary, {
+            "on_part_begin": self._begin, "on_header_field": self._field, "on_header_value": self._value,
+            "on_header_end": self._header_end, "on_headers_finished": self._headers_done,
+            "on_part_data": self._data, "on_end": self._end,
+        })
+
+    def _begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise Refused(400, "bad_form")
+        self._disposition, self._current = b"", None
+
+    def _field(self, data: bytes, start: int, end: int) -> None:
+        self._header[0] += data[start:end]
+
+    def _value(self, data: bytes, start: int, end: int) -> None:
+        self._header[1] += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._header[0].lower() == b"content-disposition":
+            self._disposition = self._header[1]
+        self._header = [b"", b""]
+
+    def _headers_done(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        name = options.get(b"name", b"").decode("latin-1")
+        if name in UPLOAD_PARTS and name not in self.kept:
+            self._current = self.kept[name] = bytearray()
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self._current is not None:
+            if len(self._current) + (end - start) > MAX_UPLOAD:
+                raise Refused(413, "too_big")
+            self._current += data[start:end]
+
+    def _end(self) -> None:
+        self.ended = True
+
+    def report(self) -> bytes:
+        """The chosen file's bytes if a file was chosen, else the pasted text's."""
+        if not self.ended:
+            raise Refused(400, "bad_form")
+        for name in UPLOAD_PARTS:
+            if self.kept.get(name, b"").strip():
+                return bytes(self.kept[name])
+        raise Refused(400, "empty")
+
+
+async def read_form(request: Request, content_type: str) -> bytes:
+    """The report sent through the upload form, read while the body streams in (at most ``MAX_UPLOAD`` of it
+    kept, the whole body at most ``MAX_UPLOAD + FORM_SLACK``); raises ``Refused``."""
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary or len(boundary) > 70:  # RFC 2046: 1 to 70 characters
+        raise Refused(400, "bad_form")
+    reader = FormReader(boundary)
+    total = 0
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > MAX_UPLOAD + FORM_SLACK:
+                raise Refused(413, "too_big")
+            reader.parser.write(chunk)
+        reader.parser.finalize()
+    except MultipartParseError:
+        raise Refused(400, "bad_form") from None
+    return reader.report()
+
+
+async def read_report(request: Request) -> bytes:
+    """The report's bytes, however the page was sent it; raises ``Refused``."""
+    content_type = request.headers.get("content-type", "")
+    kind = content_type.split(";")[0].strip().lower()
+    if kind not in ("application/json", "application/x-www-form-urlencoded", "multipart/form-data"):
+        raise Refused(415, "bad_type")
+    if declared_too_big(request, MAX_UPLOAD + (FORM_SLACK if kind == "multipart/form-data" else 0)):
+        raise Refused(413, "too_big")
+    if kind == "multipart/form-data":
+        body = await read_form(request, content_type)
+    else:
+        read = await read_limited(request)
+        if read is None:
+            raise Refused(413, "too_big")
+        body = read
+    if kind == "application/x-www-form-urlencoded":
+        try:
+            body = parse_qs(body.decode("utf-8"), max_num_fields=4).get("report", [""])[0].encode("utf-8")
+        except (UnicodeDecodeError, ValueError):
+            raise Refused(400, "not_json") from None
+    if not body.strip():
+        raise Refused(400, "empty")
+    return body.removeprefix(BOM)
 
 
 def build(site: Site) -> APIRouter:
@@ -129,19 +265,10 @@ def build(site: Site) -> APIRouter:
 
     @router.post("/verify")
     async def verify_upload(request: Request) -> Response:
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind not in ("application/json", "application/x-www-form-urlencoded"):
-            return page(request, 415, error="bad_type")
-        body = await read_limited(request)
-        if body is None:
-            return page(request, 413, error="too_big")
-        if kind == "application/x-www-form-urlencoded":
-            try:
-                body = parse_qs(body.decode("utf-8"), max_num_fields=4).get("report", [""])[0].encode("utf-8")
-            except (UnicodeDecodeError, ValueError):
-                return page(request, 400, error="not_json")
-        if not body.strip():
-            return page(request, 400, error="empty")
+        try:
+            body = await read_report(request)
+        except Refused as refused:
+            return page(request, refused.status, error=refused.key)
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError:

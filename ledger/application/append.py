@@ -27,7 +27,7 @@ from ledger.application.decisions import Decisions
 from ledger.application.receipts import Outcome, Receipt, key_problem
 from ledger.domain.aggregates import entry_fields
 from ledger.errors import MOVED_LEDGER, ConflictError, LedgerError, UnavailableError
-from ledger.format.statements import AUTHORITY_TYPES, Envelope
+from ledger.format.statements import AUTHORITY_TYPES, RECORD_TYPES, Envelope
 from ledger.log.leaves import entry_leaf_hash
 
 
@@ -180,4 +180,4 @@ class Ledger(Decisions):
 
 def is_record_type(statement_type: str) -> bool:
     """Whether statements of this type change a credit record (and so carry its version in the receipt)."""
-    return statement_type not in AUTHORITY_TYPES and statement_type not in ("query.requested", "measure.applied")
+    return statement_type in RECORD_TYPES

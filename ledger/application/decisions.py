@@ -22,7 +22,8 @@ from ledger.errors import (
     ConflictError, ForbiddenError, NotFoundError, QueryExpiredError, QueryRefusedError, RuleError, ValidationError,
     WrongLedgerError,
 )
-from ledger.format.statements import Envelope, Statement, parse_datetime
+from ledger.domain.responsibility import Responsibility
+from ledger.format.statements import WINDOW_TYPES, Envelope, Statement, parse_datetime
 from ledger.log.leaves import entry_leaf_hash
 
 
@@ -124,7 +125,7 @@ class Decisions(CompromiseWindows):
 
     def _decide_record(
         self, authority: Authority | None, env: Envelope, now: datetime, touched: dict[UUID, Aggregate]
-    ) -> CreditRecord | MeasureApplication:
+    ) -> CreditRecord | MeasureApplication | Responsibility:
         st = env.statement
         authority, dept = self._issuer(authority, env)
         catalogue = authority.catalogue
@@ -132,10 +133,35 @@ class Decisions(CompromiseWindows):
         entry = entry_fields(st, env.key_id, env.signature, now)
         v = st.values
         if st.type == "record.submitted":
-            return CreditRecord.submit(st, entry, dept, catalogue)
+            adopted = None
+            if "adopts" in v:
+                found = touched.get(v["adopts"]) or self._maybe_record(v["adopts"])
+                adopted = found.doc if isinstance(found, CreditRecord) else None
+            return CreditRecord.submit(st, entry, dept, catalogue, adopted)
+        if st.type == "responsibility.recorded":
+            return Responsibility.record(st, entry, dept, catalogue, authority.authority_code)
+        if st.type == "responsibility.ended":
+            tenure = touched.get(v["responsibility_id"])
+            if not isinstance(tenure, Responsibility):
+                tenure = self.responsibility(v["responsibility_id"])
+            tenure.end(st, entry, dept, authority.authority_code)
+            return tenure
         if st.type == "measure.applied":
-            return MeasureApplication.apply(st, entry, dept, catalogue)
-        if st.type in ("objection.filed", "statement.added") and "service_window" not in dept.roles:
+            from ledger.domain.commands.measures import check_cited_records
+
+            applied = MeasureApplication.apply(st, entry, dept, catalogue)
+            cited: dict[UUID, dict | None] = {}
+            for cited_id in v.get("records", []):
+                found = touched.get(cited_id)
+                if not isinstance(found, CreditRecord):
+                    try:
+                        found = self.record(cited_id)
+                    except NotFoundError:
+                        found = None
+                cited[cited_id] = found.doc if found is not None else None
+            check_cited_records(st, cited)
+            return applied
+        if st.type in WINDOW_TYPES and "service_window" not in dept.roles:
             raise ForbiddenError(f"{st.type} is filed through a service-window department; {st.issuer} is not one")
         record_id = v["record_id"]
         record = touched.get(record_id)
@@ -145,3 +171,9 @@ class Decisions(CompromiseWindows):
             raise NotFoundError(f"no record {record_id}")
         record.decide(st, entry, catalogue)
         return record
+
+    def _maybe_record(self, record_id: UUID) -> CreditRecord | None:
+        try:
+            return self.record(record_id)
+        except NotFoundError:
+            return None

@@ -15,6 +15,7 @@ import orjson
 from keys import KeyError_, verify_signature
 from ledger.application.signatures import SignatureChecks
 from ledger.domain.aggregates import AUTHORITY_ID, Authority, CreditRecord
+from ledger.domain.responsibility import Responsibility
 from ledger.errors import IntegrityFailure, LedgerError, NotFoundError
 from ledger.format.statements import Envelope, parse_statement
 
@@ -69,9 +70,23 @@ class Reads(SignatureChecks):
         Each event is applied only once its signature verifies with the registered key it names, of the
         department that issued it: a row written into the database by other means than an append (even a
         well-formed event with its entry) never changes what the ledger decides on."""
-        events: list[Any] = list(self.events.get(UUID(str(record_id))))  # read once: checked, then applied
-        if not events or not isinstance(events[0], CreditRecord.Submitted):
-            raise NotFoundError(f"no record {record_id}")
+        agg = self._verified(record_id, CreditRecord.Submitted, "record")
+        assert isinstance(agg, CreditRecord)
+        return agg
+
+    def responsibility(self, responsibility_id: UUID | str) -> Responsibility:
+        """A responsible person's tenure (``responsibility.recorded``); NotFoundError if there is none. Its events
+        are checked as a record's are."""
+        agg = self._verified(responsibility_id, Responsibility.Recorded, "responsibility")
+        assert isinstance(agg, Responsibility)
+        return agg
+
+    def _verified(self, aggregate_id: UUID | str, first: type, what: str) -> Any:
+        """An aggregate whose first event is of class ``first``, from its events, each applied only once its
+        signature verifies."""
+        events: list[Any] = list(self.events.get(UUID(str(aggregate_id))))  # read once: checked, then applied
+        if not events or not isinstance(events[0], first):
+            raise NotFoundError(f"no {what} {aggregate_id}")
         authority = self._authority or self._refresh_authority()
         agg = None
         for ev in events:
@@ -81,7 +96,6 @@ class Reads(SignatureChecks):
                     authority = self._refresh_authority()
                 self._check_record_event(authority, ev)
             agg = ev.mutate(agg)
-        assert isinstance(agg, CreditRecord)
         return agg
 
     def _record_event_verifies(self, authority: Authority | None, ev: Any) -> bool:

@@ -25,6 +25,7 @@ from ledger.domain import record_doc
 from ledger.domain.catalogue import Catalogue, parse_catalogue
 from ledger.domain.catalogue_policy import check_details, check_valid_until, expires_on, item_snapshot, record_item
 from ledger.domain.commands import measures, records
+from ledger.domain.commands.applications import APPLICATION_COMMANDS
 from ledger.domain.commands.authority import AUTHORITY_COMMANDS
 from ledger.domain.commands.records import check_record_dates
 from ledger.domain.registry_changes import apply_authority_statement
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 AUTHORITY_ID = uuid5(NAMESPACE_URL, "urn:credit-ledger:authority")
+RECORD_COMMANDS = {**records.RECORD_COMMANDS, **APPLICATION_COMMANDS}
 
 
 def _values(statement: str) -> dict[str, Any]:
@@ -160,6 +162,21 @@ class CreditRecord(Aggregate):
     class StatementAdded(EntryEvent):
         pass
 
+    class CommitmentSigned(EntryEvent):
+        pass
+
+    class RepairApplied(EntryEvent):
+        deadline: str
+
+    class RepairDecided(EntryEvent):
+        pass
+
+    class DeferralApplied(EntryEvent):
+        deadline: str
+
+    class DeferralDecided(EntryEvent):
+        pass
+
     @event(Submitted)
     def __init__(self, statement: str, key_id: str, signature: str, recorded_at: str, catalogue_version: int,
                  item: dict[str, Any], expires_on: str | None) -> None:
@@ -202,6 +219,14 @@ class CreditRecord(Aggregate):
         return self.doc["objections"]
 
     @property
+    def applications(self) -> dict[str, dict[str, Any]]:
+        return self.doc.get("applications", {})
+
+    @property
+    def commitments(self) -> list[dict[str, Any]]:
+        return self.doc.get("commitments", [])
+
+    @property
     def disputed(self) -> bool:
         """True while an objection is open."""
         return record_doc.disputed(self.doc)
@@ -240,18 +265,40 @@ class CreditRecord(Aggregate):
     def _statement_added(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:
         self._apply("StatementAdded", statement, recorded_at)
 
-    # Commands: one per statement type (``ledger.domain.commands.records``), each checks, then triggers.
+    @event(CommitmentSigned)
+    def _commitment_signed(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:
+        self._apply("CommitmentSigned", statement, recorded_at)
+
+    @event(RepairApplied)
+    def _repair_applied(self, statement: str, key_id: str, signature: str, recorded_at: str, deadline: str) -> None:
+        self._apply("RepairApplied", statement, recorded_at, deadline=deadline)
+
+    @event(RepairDecided)
+    def _repair_decided(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:
+        self._apply("RepairDecided", statement, recorded_at)
+
+    @event(DeferralApplied)
+    def _deferral_applied(self, statement: str, key_id: str, signature: str, recorded_at: str, deadline: str) -> None:
+        self._apply("DeferralApplied", statement, recorded_at, deadline=deadline)
+
+    @event(DeferralDecided)
+    def _deferral_decided(self, statement: str, key_id: str, signature: str, recorded_at: str) -> None:
+        self._apply("DeferralDecided", statement, recorded_at)
+
+    # Commands: one per statement type (``ledger.domain.commands.records`` and ``.applications``), each checks,
+    # then triggers.
 
     @classmethod
     def submit(cls, stmt: Statement, entry: dict[str, str], department: Department,
-               catalogue: Catalogue) -> CreditRecord:
-        """A new record from a ``record.submitted`` statement of ``department``, checked against the catalogue."""
-        decided = records.submission(stmt, department, catalogue)
+               catalogue: Catalogue, adopted: dict[str, Any] | None = None) -> CreditRecord:
+        """A new record from a ``record.submitted`` statement of ``department``, checked against the catalogue
+        (and the document of the record it adopts, if it adopts one)."""
+        decided = records.submission(stmt, department, catalogue, adopted)
         return cls._create(cls.Submitted, id=stmt.id, **decided, **entry)
 
     def decide(self, stmt: Statement, entry: dict[str, str], catalogue: Catalogue) -> None:
         """Check a lifecycle statement against this record and apply it."""
-        command = records.RECORD_COMMANDS.get(stmt.type)
+        command = RECORD_COMMANDS.get(stmt.type)
         if command is None:  # pragma: no cover - routed by the ledger
             raise ValidationError(f"{stmt.type} is not a record lifecycle statement")
         command(self, records.Change(stmt, entry, catalogue, record_item(catalogue, self.doc["item"])))

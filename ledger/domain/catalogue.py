@@ -2,10 +2,14 @@
 
 Rules that change over time live here as data, published into the ledger by the authority as a
 ``catalogue.published`` statement, so that which rules applied when is itself recorded. The
-package ships version 1 (``ledger/catalogue/v1.json``), which ``credit-ledger init`` publishes, and version 2
+package ships version 1 (``ledger/catalogue/v1.json``), which ``credit-ledger init`` publishes, version 2
 (``v2.json``: joint incentive and punishment measures, ``catalogue_measures``; key supervision for the plan's
-categories; telecom fraud items; employment, enterprise-head appointment and title evaluation purposes), which
-the authority publishes with a signed ``catalogue.published``.
+categories; telecom fraud items; employment, enterprise-head appointment and title evaluation purposes) and
+version 3 (``v3.json``: items about organisations (``subjects``) and their responsible persons' roles
+(``responsible_roles``), measures that reach those persons; credit agencies and their staff; adult students'
+items (``adults_only``); external sources whose records are for reference only (``external_sources``); the
+deadline for deciding repair and deferral applications and the longest deferral), which the authority
+publishes with a signed ``catalogue.published``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,11 @@ DEFAULT_REPORTING_DEADLINE_WORKING_DAYS = 7
 # Working days within which a department reports that a decision was annulled (``revocation_report_working_days``).
 DEFAULT_REVOCATION_REPORT_WORKING_DAYS = 3
 LISTINGS = {None, "black", "red"}
-LATEST_SHIPPED = 2
+LATEST_SHIPPED = 3
+SUBJECT_TYPES = ("resident", "organisation")
+# Working days within which a department decides a repair or deferral application, for catalogues that do not say
+# (``application_decision_working_days``).
+DEFAULT_APPLICATION_DECISION_WORKING_DAYS = 10
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,8 @@ class Item:
     listing: str | None
     details: dict[str, str]
     validity_months: int | None = None
+    subjects: tuple[str, ...] = ("resident",)
+    adults_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,11 @@ class Catalogue:
     reporting_days: int = DEFAULT_REPORTING_DEADLINE_WORKING_DAYS
     revocation_days: int = DEFAULT_REVOCATION_REPORT_WORKING_DAYS
     measures: dict[str, Measure] | None = None
+    responsible_roles: tuple[str, ...] = ()
+    external_sources: tuple[str, ...] = ()
+    occupational_groups: frozenset[str] = frozenset()
+    application_days: int = DEFAULT_APPLICATION_DECISION_WORKING_DAYS
+    deferral_max_months: int = 0
 
     def measure(self, measure_id: str) -> Measure:
         """Return a measure or raise ValidationError naming the unknown id."""
@@ -136,6 +151,12 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
             revocation_days=_working_days(data, "revocation_report_working_days",
                                           DEFAULT_REVOCATION_REPORT_WORKING_DAYS),
             measures=measures,
+            responsible_roles=_codes(data, "responsible_roles"),
+            external_sources=_codes(data, "external_sources"),
+            occupational_groups=frozenset(_codes(data, "occupational_groups")),
+            application_days=_working_days(data, "application_decision_working_days",
+                                           DEFAULT_APPLICATION_DECISION_WORKING_DAYS),
+            deferral_max_months=_months(data, "deferral_max_months"),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValidationError(f"catalogue document is malformed: {exc!r}") from None
@@ -146,6 +167,22 @@ def _working_days(data: dict[str, Any], key: str, default: int) -> int:
     value = data.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 365:
         raise ValidationError(f"catalogue {key} must be a whole number of working days from 1 to 365")
+    return value
+
+
+def _codes(data: dict[str, Any], key: str) -> tuple[str, ...]:
+    """The codes of a list of ``{"code": ...}`` entries (none when the catalogue has no such list)."""
+    entries = data.get(key, [])
+    codes = tuple(e["code"] for e in entries)
+    if not all(isinstance(c, str) and c for c in codes) or len(set(codes)) != len(codes):
+        raise ValidationError(f"catalogue {key} must list distinct non-empty codes")
+    return codes
+
+
+def _months(data: dict[str, Any], key: str) -> int:
+    value = data.get(key, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 120:
+        raise ValidationError(f"catalogue {key} must be a whole number of months from 0 to 120")
     return value
 
 
@@ -161,6 +198,8 @@ def _item(raw: dict[str, Any]) -> Item:
         listing=raw["listing"],
         details=dict(raw["details"]),
         validity_months=raw.get("validity_months"),
+        subjects=tuple(raw.get("subjects", ("resident",))),
+        adults_only=raw.get("adults_only", False),
     )
 
 
@@ -179,6 +218,10 @@ def _item_problems(item: Item, earlier: dict[str, Item], fields: dict[str, Any],
         (item.listing == "black" and item.severity != "serious", "only serious items may be black-list items"),
         (item.listing == "red" and (item.kind != "positive" or not item.validity_months),
          "a red-list item is positive and has validity_months"),
+        (not item.subjects or len(set(item.subjects)) != len(item.subjects)
+         or any(t not in SUBJECT_TYPES for t in item.subjects), "subjects must list resident and/or organisation"),
+        (not isinstance(item.adults_only, bool) or (item.adults_only and "organisation" in item.subjects),
+         "adults_only is true or false, and only for items about residents"),
         (any(t not in DETAIL_TYPES for t in item.details.values()),
          "detail types must be one of " + ", ".join(sorted(DETAIL_TYPES))),
     )

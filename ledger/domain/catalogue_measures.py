@@ -7,6 +7,8 @@ department codes) and the query ``purposes`` it is applied for, and a ``trigger`
 record matching every condition given: ``kind``, ``severities``, ``items``, ``fields``, ``key_supervision``
 (its field is under key supervision in this catalogue), ``disclosed`` (on that list on the day)) and/or
 ``flags`` (each flag of the archive true: ``green_channel``, ``key_supervision``). Both, when both are given.
+From version 3, ``reaches_responsible_persons: true`` marks a punishment that also reaches the persons responsible
+for an organisation when the organisation's record triggers it (落实到人).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Measure:
     records: dict[str, Any] | None
     flags: tuple[str, ...]
     raw: dict[str, Any]
+    reaches_responsible_persons: bool = False
 
     def applies_to(self, department: str, purposes: frozenset[str] | set[str]) -> bool:
         """Whether a department (its code and registered purposes) applies this measure."""
@@ -96,7 +99,15 @@ def _measure(m: dict[str, Any], items: dict[str, Any], fields: dict[str, Any], p
     if records is not None:
         _check_records(records, items, fields, severities, kinds)
     return Measure(id=m["id"], kind=m["kind"], title=m["title"], wording=m["wording"], legal_basis=m["legal_basis"],
-                   departments=departments, purposes=wanted, records=records, flags=flags, raw=m)
+                   departments=departments, purposes=wanted, records=records, flags=flags, raw=m,
+                   reaches_responsible_persons=_reaches(m))
+
+
+def _reaches(m: dict[str, Any]) -> bool:
+    value = m.get("reaches_responsible_persons", False)
+    if not isinstance(value, bool):
+        raise ValidationError("reaches_responsible_persons must be true or false")
+    return value
 
 
 def _check_records(cond: Any, items: dict[str, Any], fields: dict[str, Any], severities: set[str],

@@ -17,7 +17,8 @@ from keys import Department
 from ledger.domain import rules
 from ledger.domain.catalogue import Catalogue, Item
 from ledger.errors import ForbiddenError, RuleError, ValidationError
-from ledger.format.statements import parse_date
+from ledger.format.identifiers import age_on
+from ledger.format.statements import parse_date, subject_is_resident
 
 _DETAIL_CHECKS = {
     "string": lambda value: isinstance(value, str) and 0 < len(value) <= 500,
@@ -86,6 +87,60 @@ def check_details(details: Any, item: Item, catalogue: Catalogue) -> None:
             raise ValidationError(f"details: {name} must be a {kind}")
         if kind == "date":
             parse_date(value)
+    group = details.get("occupational_group")
+    if group is not None and catalogue.occupational_groups and group not in catalogue.occupational_groups:
+        raise ValidationError(f"details: occupational_group {group!r} is not one of catalogue v{catalogue.version}'s "
+                              "groups (" + ", ".join(sorted(catalogue.occupational_groups)) + ")")
+
+
+# Who a record is about, and where it comes from.
+
+def check_subject(values: dict[str, Any], item: Item) -> None:
+    """The subject is of the type the statement says (a resident unless ``subject_type`` says organisation: a
+    resident ID, or a unified social credit code), and of a type the item is about."""
+    kind = values.get("subject_type", "resident")
+    if subject_is_resident(values["subject"]) != (kind == "resident"):
+        raise ValidationError("subject: " + ("is not a resident ID; an organisation's record has subject_type "
+                                             "organisation" if kind == "resident" else
+                                             "is not a unified social credit code"))
+    if kind not in item.subjects:
+        raise RuleError(f"catalogue item {item.code} is about {' and '.join(s + 's' for s in item.subjects)} only, "
+                        f"not {kind}s")
+
+
+def check_adult(values: dict[str, Any], item: Item) -> None:
+    """Items of adult students' archives (``adults_only``) are refused for a subject under 18 on the day the
+    behaviour ended (the decision date, when the record gives none)."""
+    if not item.adults_only:
+        return
+    day = values.get("behaviour_end") or values["decision_date"]
+    if age_on(values["subject"], day) < 18:
+        raise RuleError(f"catalogue item {item.code} is recorded only for adults; the subject was under 18 on "
+                        f"{day.isoformat()}")
+
+
+def check_source(values: dict[str, Any], catalogue: Catalogue, adopted: dict[str, Any] | None) -> None:
+    """A record from another source names one of the catalogue's ``external_sources``; a record adopting one
+    (``adopts``) is a department's own, about the same subject, of a record from another source not revoked."""
+    source = values.get("source")
+    if source is not None and source not in catalogue.external_sources:
+        known = ", ".join(catalogue.external_sources) or "none"
+        raise ValidationError(f"source: catalogue v{catalogue.version} knows no source {source!r} (known: {known})")
+    if "source_reference" in values and source is None:
+        raise ValidationError("source_reference: only a record from another source has one")
+    if "adopts" not in values:
+        return
+    if source is not None:
+        raise ValidationError("adopts: a record from another source cannot adopt one; the adopting record is the "
+                              "department's own")
+    if adopted is None:
+        raise RuleError(f"adopts: no record {values['adopts']}")
+    if adopted["subject"] != values["subject"]:
+        raise RuleError("adopts: the adopted record is about another subject")
+    if not adopted.get("source"):
+        raise RuleError("adopts: only a record from another source is adopted; this one is a department's own")
+    if adopted["revoked"] is not None:
+        raise RuleError("adopts: the adopted record was revoked")
 
 
 def check_validity_allowed(fields: dict[str, Any], item: Item) -> None:

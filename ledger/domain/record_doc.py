@@ -14,6 +14,8 @@ from typing import Any
 from ledger.format.statements import CORRECTABLE
 
 Doc = dict[str, Any]
+# Fields of a submission a document keeps when the statement has them (absent, it is as it was before they existed).
+SUBMITTED_OPTIONAL = ("subject_type", "source", "source_reference", "adopts")
 
 
 def reduce(doc: Doc | None, event: str, s: dict[str, Any], attrs: dict[str, Any]) -> Doc:
@@ -30,6 +32,7 @@ def reduce(doc: Doc | None, event: str, s: dict[str, Any], attrs: dict[str, Any]
             "expires_on": attrs.get("expires_on"),
             "versions": [], "disclosure": None, "repaired": None, "revoked": None,
             "objections": {}, "statements": [],
+            **{k: s[k] for k in SUBMITTED_OPTIONAL if k in s},
         }
     assert doc is not None, f"{event} before Submitted"
     doc = dict(doc)  # a new top level; each branch replaces (never mutates) what it changes
@@ -68,12 +71,39 @@ def reduce(doc: Doc | None, event: str, s: dict[str, Any], attrs: dict[str, Any]
             doc["revoked"] = {"at": at, "reason": s["reason"], "by_statement": s["id"]}
     elif event == "StatementAdded":
         doc["statements"] = [*doc["statements"], {"id": s["id"], "at": at, "text": s["text"]}]
+    elif event == "CommitmentSigned":
+        doc["commitments"] = [*doc.get("commitments", []), {"id": s["id"], "at": at, "text": s["text"]}]
+    elif event in ("RepairApplied", "DeferralApplied"):
+        application = {"kind": "repair" if event == "RepairApplied" else "deferral", "filed_at": at,
+                       "deadline": attrs["deadline"], "reason": s["reason"], "decided": None}
+        application.update({k: s[k] for k in ("method", "commitment_id", "until") if k in s})
+        doc["applications"] = {**doc.get("applications", {}), s["id"]: application}
+    elif event in ("RepairDecided", "DeferralDecided"):
+        app = doc["applications"][s["application_id"]]
+        decided = {"at": at, "outcome": s["outcome"], "reason": s["reason"], "by_statement": s["id"]}
+        if s["outcome"] == "granted" and event == "DeferralDecided":
+            decided["until"] = s.get("until", app["until"])
+            doc["deferred_until"] = decided["until"]
+        if s["outcome"] == "granted" and event == "RepairDecided":
+            doc["repaired"] = {"at": at, "method": app["method"], "by_statement": s["id"]}
+        doc["applications"] = {**doc["applications"], s["application_id"]: {**app, "decided": decided}}
     else:
         raise ValueError(f"unknown record event {event}")
     return doc
 
 
 
+
+
+def is_resident(doc: Doc) -> bool:
+    """The record's subject is a resident (not an organisation)."""
+    return doc.get("subject_type", "resident") == "resident"
+
+
+def reference_only(doc: Doc) -> bool:
+    """The record came from another source (the financial credit database, a market credit agency): it is
+    shown for reference only and never on a public list."""
+    return bool(doc.get("source"))
 
 
 def disputed(doc: Doc) -> bool:

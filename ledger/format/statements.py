@@ -39,12 +39,17 @@ PURPOSES = (
     "employment", "enterprise_head_appointment", "title_evaluation",
 )
 MEASURE_TYPES = ("measure.applied",)
-ROLES = ("authority", "service_window", "privacy_officer", "auditor")
+RESPONSIBILITY_TYPES = ("responsibility.recorded", "responsibility.ended")
+SUBJECT_TYPES = ("resident", "organisation")
+ROLES = ("authority", "service_window", "privacy_officer", "auditor", "registrar")
 AUTHORITY_TYPES = ("department.registered", "key.added", "key.revoked", "catalogue.published")
 RECORD_TYPES = (
     "record.submitted", "record.corrected", "record.disclosed", "record.disclosure_withdrawn",
     "record.repaired", "record.revoked", "objection.filed", "objection.resolved", "statement.added",
+    "repair.applied", "repair.decided", "deferral.applied", "deferral.decided", "commitment.signed",
 )
+WINDOW_TYPES = ("objection.filed", "statement.added", "repair.applied", "deferral.applied", "commitment.signed")
+"""Statements a subject makes through a service window (the window's department signs them)."""
 QUERY_SCOPES = ("archive", "subject_access_log", "access_log", "review_report", "ledger_entries", "as_of_archive",
                 "as_of_lists", "key_compromise", "department_assessment", "credit_report")
 CORRECTABLE = ("subject_name", "summary", "decision_date", "document_number", "legal_basis",
@@ -118,6 +123,28 @@ def _resident(value: Any) -> str:
     if rid != value:
         raise ValidationError("resident IDs are written with an upper-case X")
     return rid
+
+
+def _subject(value: Any) -> str:
+    """A record's subject: a resident ID, or an organisation's unified social credit code."""
+    if isinstance(value, str):
+        try:
+            return _resident(value)
+        except ValidationError as resident_problem:
+            try:
+                return _uscc(value)
+            except ValidationError:
+                raise ValidationError(f"{resident_problem} (nor is it a unified social credit code)") from None
+    raise ValidationError("must be a resident ID or a unified social credit code")
+
+
+def subject_is_resident(value: str) -> bool:
+    """Whether a checked subject is a resident ID (else it is an organisation's code)."""
+    try:
+        validate_resident_id(value)
+    except IdentifierError:
+        return False
+    return True
 
 
 def _enum(*choices: str) -> Validator:
@@ -194,7 +221,7 @@ def _identity_check(value: Any) -> dict[str, str]:
 
 
 COMMON: dict[str, Validator] = {
-    "type": _enum(*AUTHORITY_TYPES, *RECORD_TYPES, *MEASURE_TYPES, "query.requested"),
+    "type": _enum(*AUTHORITY_TYPES, *RECORD_TYPES, *MEASURE_TYPES, *RESPONSIBILITY_TYPES, "query.requested"),
     "id": _uuid,
     "issuer": _registered_code,
     "issued_at": parse_datetime,
@@ -215,9 +242,11 @@ SCHEMAS: dict[str, tuple[dict[str, Validator], dict[str, Validator]]] = {
     "key.revoked": ({"key_id": _key_id, "effective_at": parse_datetime, "reason": _text(500)}, {}),
     "catalogue.published": ({"version": _int(1, 1_000_000), "catalogue": _object}, {}),
     "record.submitted": (
-        {"subject": _resident, "subject_name": _text(100), "item": _text(100), "summary": _text(2000),
+        {"subject": _subject, "subject_name": _text(100), "item": _text(100), "summary": _text(2000),
          "decision_date": parse_date, "document_number": _text(100), "legal_basis": _text(500)},
-        {"behaviour_end": parse_date, "valid_until": parse_date, "details": _object},
+        {"behaviour_end": parse_date, "valid_until": parse_date, "details": _object,
+         "subject_type": _enum(*SUBJECT_TYPES), "source": _text(64), "source_reference": _text(200),
+         "adopts": _uuid},
     ),
     "record.corrected": (
         {"record_id": _uuid, "record_version": _int(1, 1_000_000), "changes": _object, "reason": _text(500)},
@@ -236,7 +265,7 @@ SCHEMAS: dict[str, tuple[dict[str, Validator], dict[str, Validator]]] = {
     ),
     "record.revoked": ({"record_id": _uuid, "reason": _text(500), "annulling_document": _text(200)}, {}),
     "objection.filed": (
-        {"record_id": _uuid, "subject": _resident, "grounds": _text(2000)},
+        {"record_id": _uuid, "subject": _subject, "grounds": _text(2000)},
         {"needs_verification": _bool},
     ),
     "objection.resolved": (
@@ -244,14 +273,40 @@ SCHEMAS: dict[str, tuple[dict[str, Validator], dict[str, Validator]]] = {
          "reason": _text(1000)},
         {},
     ),
-    "statement.added": ({"record_id": _uuid, "subject": _resident, "text": _text(2000)}, {}),
+    "statement.added": ({"record_id": _uuid, "subject": _subject, "text": _text(2000)}, {}),
+    "repair.applied": (
+        {"record_id": _uuid, "subject": _subject, "method": _text(50), "reason": _text(2000)},
+        {"commitment_id": _uuid, "identity_check": _identity_check},
+    ),
+    "repair.decided": (
+        {"record_id": _uuid, "application_id": _uuid, "outcome": _enum("granted", "refused"), "reason": _text(1000)},
+        {"proof_reference": _text(200)},
+    ),
+    "deferral.applied": (
+        {"record_id": _uuid, "subject": _subject, "until": parse_date, "reason": _text(2000)},
+        {"identity_check": _identity_check},
+    ),
+    "deferral.decided": (
+        {"record_id": _uuid, "application_id": _uuid, "outcome": _enum("granted", "refused"), "reason": _text(1000)},
+        {"until": parse_date},
+    ),
+    "commitment.signed": (
+        {"record_id": _uuid, "subject": _subject, "text": _text(2000)},
+        {"identity_check": _identity_check},
+    ),
+    "responsibility.recorded": (
+        {"organisation": _uscc, "organisation_name": _text(200), "person": _resident, "person_name": _text(100),
+         "role": _text(50), "from": parse_date},
+        {"until": parse_date},
+    ),
+    "responsibility.ended": ({"responsibility_id": _uuid, "until": parse_date, "reason": _text(500)}, {}),
     "measure.applied": (
-        {"measure": _text(64), "subject": _resident, "purpose": _enum(*PURPOSES), "decision_reference": _text(200)},
+        {"measure": _text(64), "subject": _subject, "purpose": _enum(*PURPOSES), "decision_reference": _text(200)},
         {"records": _list_of(_uuid, 100)},
     ),
     "query.requested": (
         {"operator": _text(64), "purpose": _enum(*PURPOSES), "legal_basis": _text(500), "scope": _enum(*QUERY_SCOPES)},
-        {"subject": _resident, "authorisation_ref": _text(200), "justification": _text(1000), "filters": _object,
+        {"subject": _subject, "authorisation_ref": _text(200), "justification": _text(1000), "filters": _object,
          "identity_check": _identity_check},
     ),
 }

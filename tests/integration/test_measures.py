@@ -1,8 +1,10 @@
 """``measure.applied`` through the API: accepted from a department the measure applies to, refused (and nothing
-stored) from one it does not, counted in the subject's archive answer and the lead department's assessment.
-Both backends."""
+stored) from one it does not or when a record it cites is missing, another subject's or no longer shared, counted
+in the subject's archive answer and the lead department's assessment. Both backends."""
 
 from __future__ import annotations
+
+import uuid
 
 from ledger.domain.catalogue import shipped_catalogue_document
 from tests.support import World, make_resident_id
@@ -11,9 +13,9 @@ P = "urn:credit-ledger:problem:"
 
 
 def applied(world: World, dept, subject: str, measure: str = "I-GREEN-CHANNEL",
-            purpose: str = "administrative_licensing") -> dict:
+            purpose: str = "administrative_licensing", **extra) -> dict:
     return world.signed(dept, "measure.applied", measure=measure, subject=subject, purpose=purpose,
-                        decision_reference="青审批〔2026〕12号")
+                        decision_reference="青审批〔2026〕12号", **extra)
 
 
 def test_measure_applied_is_refused_without_the_measure_and_counted_with_it(client, world):
@@ -46,3 +48,49 @@ def test_measure_applied_is_refused_without_the_measure_and_counted_with_it(clie
                      filters={"department": licensing.code})
     totals = client.post("/v1/queries", json=a).json()["data"]["totals"]
     assert [t["measures_applied"] for t in totals] == [1]
+
+
+def test_the_records_a_measure_cites_must_exist_be_the_subjects_and_be_shared(client, world):
+    world.append_ok(world.signed(world.authority_dept, "catalogue.published", version=2,
+                                 catalogue=shipped_catalogue_document(2)))
+    hr = world.department(purposes=["employment"])
+    subject = make_resident_id()
+    active, revoked = world.submission(hr, subject=subject), world.submission(hr, subject=subject)
+    elsewhere = world.submission(hr)  # another subject's record
+    world.append_ok(active, revoked, elsewhere)
+    world.append_ok(world.signed(hr, "record.revoked", record_id=revoked["statement"]["id"], reason="annulled",
+                                 annulling_document="青复〔2026〕3号"))
+    ids = {name: env["statement"]["id"] for name, env in (("active", active), ("revoked", revoked),
+                                                          ("elsewhere", elsewhere))}
+    unknown = str(uuid.uuid4())
+    for cited, status, slug, words in (
+            ([ids["active"], unknown], 404, "not-found", f"no record {unknown}"),
+            ([ids["elsewhere"]], 422, "rule-violated", f"record {ids['elsewhere']} is about another subject"),
+            ([ids["active"], ids["revoked"]], 422, "rule-violated", f"record {ids['revoked']} is revoked on")):
+        before = world.ledger.count()
+        r = client.post("/v1/statements", json=applied(world, hr, subject, "P-EMPLOYMENT", "employment",
+                                                       records=cited))
+        problem = r.json()
+        assert r.status_code == status and problem["type"] == P + slug and words in problem["detail"], r.text
+        assert elsewhere["statement"]["subject"] not in r.text
+        assert world.ledger.count() == before
+    # Within one batch: a record submitted before the measure may ground it; one revoked before it may not.
+    fresh, gone = world.submission(hr, subject=subject), world.submission(hr, subject=subject)
+    world.append_ok(gone)
+    before = world.ledger.count()
+    batch = [fresh, applied(world, hr, subject, "P-EMPLOYMENT", "employment",
+                            records=[fresh["statement"]["id"], ids["active"]]),
+             world.signed(hr, "record.revoked", record_id=gone["statement"]["id"], reason="annulled",
+                          annulling_document="青复〔2026〕4号"),
+             applied(world, hr, subject, "P-EMPLOYMENT", "employment", records=[gone["statement"]["id"]])]
+    r = client.post("/v1/statements/batch", json={"envelopes": batch})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == [201, 201, 201, 422], results
+    assert "is revoked on" in results[3]["problem"]["detail"]
+    assert world.ledger.count() == before + 3
+    q = world.signed(hr, "query.requested", operator="hr-4", purpose="employment",
+                     legal_basis="Labour Contract Law art. 8", scope="archive", subject=subject)
+    data = client.post("/v1/queries", json=q).json()["data"]
+    (one,) = data["measures_applied"]
+    assert one["measure"] == "P-EMPLOYMENT"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ledger.domain.aggregates import CreditRecord
-from ledger.domain.commands.records import RECORD_COMMANDS
+from ledger.domain.aggregates import RECORD_COMMANDS
 from ledger.errors import ForbiddenError, RuleError, ValidationError
 from ledger.format.statements import RECORD_TYPES
 from tests.unit.domain_builders import CATALOGUE, TODAY, department, entry, submission

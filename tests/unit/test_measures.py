@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import copy
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 
 from keys import Department
+from ledger.domain import record_doc
 from ledger.domain.aggregates import MeasureApplication
 from ledger.domain.catalogue import parse_catalogue, shipped_catalogue_document
+from ledger.domain.commands.measures import check_cited_records
 from ledger.domain.measures import applicable
-from ledger.errors import ForbiddenError, RuleError, ValidationError
-from tests.unit.domain_builders import entry, resident_id, statement, uscc
+from ledger.errors import ForbiddenError, NotFoundError, RuleError, ValidationError
+from tests.unit.domain_builders import AT, apply, change, department, entry, resident_id, statement, submitted, uscc
 
 V2 = parse_catalogue(shipped_catalogue_document(2))
 DAY = "2026-03-02"
@@ -107,3 +111,46 @@ def test_measure_applied_only_by_a_department_the_measure_applies_to():
     named = parse_catalogue(document)
     with pytest.raises(ForbiddenError, match="is not applied by department"):
         applied(licensing, document["measures"][0]["id"], "administrative_licensing", named)
+
+
+def test_the_records_a_measure_cites_exist_are_the_subjects_and_shareable_on_its_day():
+    dept = department()
+    mine = [submitted(dept, subject=SUBJECT, decision_date=(AT.date() - timedelta(days=500)).isoformat())
+            for _ in range(5)]
+    other = submitted(dept)  # another subject's
+    old = submitted(dept, subject=SUBJECT, item="food_drug.minor",
+                    decision_date=(AT.date() - timedelta(days=3 * 365)).isoformat())
+    apply(mine[1], change(mine[1], "record.revoked", dept.code, reason="annulled", annulling_document="court 1"))
+    apply(mine[2], change(mine[2], "record.repaired", dept.code, method="fulfilment", proof_reference="p",
+                          commitment_reference="c"))
+    apply(mine[3], change(mine[3], "objection.filed", dept.code, subject=SUBJECT, grounds="not me"))
+    docs: dict[UUID, Any] = {r.id: r.doc for r in [*mine, other, old]}
+    day = AT.date().isoformat()
+    assert [record_doc.status(docs[r.id], day) for r in [*mine, old]] == [
+        "active", "revoked", "repaired", "disputed", "active", "expired"]
+
+    def cite(*records: Any) -> Any:
+        return statement("measure.applied", dept.code, measure="P-EMPLOYMENT", subject=SUBJECT, purpose="employment",
+                         decision_reference="QX-2026-8", records=[str(r) for r in records])
+
+    check_cited_records(cite(mine[0].id, mine[3].id, mine[4].id), docs)  # active and disputed records may ground it
+    check_cited_records(cite(), {})
+    check_cited_records(statement("measure.applied", dept.code, measure="P-EMPLOYMENT", subject=SUBJECT,
+                                  purpose="employment", decision_reference="QX-2026-8"), {})
+    unknown = uuid4()
+    with pytest.raises(NotFoundError, match=f"no record {unknown}"):
+        check_cited_records(cite(mine[0].id, unknown), {**docs, unknown: None})
+    with pytest.raises(NotFoundError, match=f"no record {unknown}"):
+        check_cited_records(cite(unknown), docs)
+    with pytest.raises(RuleError, match=f"record {other.id} is about another subject") as caught:
+        check_cited_records(cite(mine[0].id, other.id), docs)
+    assert other.subject not in str(caught.value)  # the other subject's ID is not told
+    for record, state in ((mine[1], "revoked"), (mine[2], "repaired"), (old, "expired")):
+        with pytest.raises(RuleError, match=f"record {record.id} is {state} on {day} and cannot ground a measure"):
+            check_cited_records(cite(mine[0].id, record.id), docs)
+    # Shareable is judged on the statement's own day: the old record was still shared before it expired.
+    expired_on = old.doc["expires_on"]
+    before = datetime.fromisoformat(expired_on).replace(tzinfo=timezone.utc) - timedelta(days=1)
+    earlier = statement("measure.applied", dept.code, at=before, measure="P-EMPLOYMENT", subject=SUBJECT,
+                        purpose="employment", decision_reference="QX-2026-8", records=[str(old.id)])
+    check_cited_records(earlier, docs)

@@ -55,7 +55,7 @@ def test_bad_values(field, value, reason):
 
 
 def test_every_type_has_a_schema_and_unknown_types_are_refused():
-    assert len(SCHEMAS) == 15
+    assert len(SCHEMAS) == 22
     with pytest.raises(ValidationError, match="unknown statement type"):
         parse_statement({**BASE, "type": "record.deleted"})
 

@@ -4,16 +4,22 @@ The statement names the measure (an id of the catalogue in force), the subject, 
 and the department's own decision reference, and optionally the records it rests on. The ledger accepts it only
 from a department the measure applies to: one the catalogue names for the measure (or any, ``"*"``) that is
 registered for the purpose given, a purpose of the measure. Each application is an aggregate of its own (its id
-is the statement's), so that applying a measure never changes the version of the records it cites.
+is the statement's), so that applying a measure never changes the version of the records it cites. Each record it
+cites must exist, be about the statement's subject and be shareable on the day the statement was issued (not
+revoked, repaired or expired): ``check_cited_records`` decides that from the records' documents, which the
+caller loads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 from keys import Department
+from ledger.domain import record_doc
 from ledger.domain.catalogue import Catalogue
-from ledger.errors import ForbiddenError, RuleError
+from ledger.errors import ForbiddenError, NotFoundError, RuleError
 from ledger.format.statements import Statement
 
 
@@ -33,3 +39,20 @@ def application(stmt: Statement, department: Department, catalogue: Catalogue) -
     if v["purpose"] not in department.purposes:
         raise ForbiddenError(f"department {department.code} is not registered for the purpose {v['purpose']}")
     return {"catalogue_version": catalogue.version, "measure_kind": measure.kind}
+
+
+def check_cited_records(stmt: Statement, docs: Mapping[UUID, dict[str, Any] | None]) -> None:
+    """Check each record a ``measure.applied`` names in ``records`` against its document in ``docs`` (None for a
+    record the ledger does not hold): it exists (else ``NotFoundError``), is about the statement's subject and is
+    shareable on the statement's issue date (else ``RuleError``)."""
+    v = stmt.values
+    day = stmt.issued_at.date().isoformat()
+    for record_id in v.get("records", []):
+        doc = docs.get(record_id)
+        if doc is None:
+            raise NotFoundError(f"no record {record_id}")
+        if doc["subject"] != v["subject"]:
+            raise RuleError(f"record {record_id} is about another subject than the measure's")
+        state = record_doc.status(doc, day)
+        if not record_doc.shareable(doc, day):
+            raise RuleError(f"record {record_id} is {state} on {day} and cannot ground a measure")

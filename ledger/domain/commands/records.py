@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from keys import Department
 from ledger.domain import catalogue_policy as policy
 from ledger.domain.catalogue import Catalogue, Item
+from ledger.domain.record_doc import is_resident
 from ledger.domain.screen import refuse_personal_data
 from ledger.errors import ConflictError, ForbiddenError, RuleError, ValidationError
 from ledger.format.identifiers import age_on
@@ -76,13 +77,18 @@ def check_changes(changes: dict[str, Any], item: Item, catalogue: Catalogue) -> 
             raise ValidationError(f"changes.{name}: {exc}") from None
 
 
-def submission(stmt: Statement, department: Department, catalogue: Catalogue) -> dict[str, Any]:
-    """``record.submitted``: check a new record against the catalogue; return what its ``Submitted`` event
-    carries besides the entry fields (the catalogue version, the item's snapshot, when it expires)."""
+def submission(stmt: Statement, department: Department, catalogue: Catalogue,
+               adopted: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``record.submitted``: check a new record against the catalogue (and the record it adopts, its document);
+    return what its ``Submitted`` event carries besides the entry fields (the catalogue version, the item's
+    snapshot, when it expires)."""
     item = policy.reportable_item(catalogue, stmt.values["item"], department)
+    policy.check_subject(stmt.values, item)
     policy.check_validity_allowed(stmt.values, item)
     policy.check_details(stmt.values.get("details", {}), item, catalogue)
     check_record_dates(stmt.body, stmt.issued_at.date())
+    policy.check_adult(stmt.values, item)
+    policy.check_source(stmt.values, catalogue, adopted)
     policy.check_valid_until(stmt.body, item, catalogue)
     return {"catalogue_version": catalogue.version, "item": policy.item_snapshot(item, catalogue),
             "expires_on": policy.expires_on(stmt.body, item, catalogue)}
@@ -90,7 +96,7 @@ def submission(stmt: Statement, department: Department, catalogue: Catalogue) ->
 
 # The lifecycle commands.
 
-def _own(record: CreditRecord, change: Change, action: str) -> None:
+def own_record(record: CreditRecord, change: Change, action: str) -> None:
     """Only the submitting department changes a record, and only until it is revoked."""
     if change.stmt.issuer != record.issuer:  # (which department submitted it is not told to others)
         raise ForbiddenError(f"only the department that submitted this record may {action} it")
@@ -101,7 +107,7 @@ def _own(record: CreditRecord, change: Change, action: str) -> None:
 def correct(record: CreditRecord, change: Change) -> None:
     """``record.corrected``: new values of correctable fields, based on the record's current version; the
     expiry, and the end of a disclosure in force, follow the new values."""
-    _own(record, change, "correct")
+    own_record(record, change, "correct")
     v = change.values
     if v["record_version"] != record.version:
         raise ConflictError(
@@ -136,14 +142,20 @@ def _black_list_months(change: Change) -> int | None:
 def disclose(record: CreditRecord, change: Change) -> None:
     """``record.disclosed``: an adult's record not repaired, on its item's list, once at a time, with public
     text that names no one; shown until the end its list's rules give."""
-    _own(record, change, "disclose")
+    own_record(record, change, "disclose")
     v = change.values
     if record.repaired:
         raise RuleError("a repaired record is no longer disclosed")
+    if record.doc.get("source"):
+        raise RuleError("a record from another source is for reference only and is never put on a public list; "
+                        "adopt it in a record of your own (record.submitted with adopts)")
+    deferred = record.doc.get("deferred_until")
+    if deferred is not None and change.today.isoformat() < deferred:
+        raise RuleError(f"a deferral granted to the subject runs until {deferred}; the record is not disclosed before")
     policy.check_listing(change.item, v["list"])
     if record.disclosure is not None:
         raise ConflictError("the record is already disclosed; withdraw the disclosure first")
-    if age_on(record.subject, change.today) < 18:
+    if is_resident(record.doc) and age_on(record.subject, change.today) < 18:
         raise RuleError("minors are never put on a public list (the subject is under 18)")
     names = {record.fields["subject_name"], *(h["subject_name"] for h in record.history if "subject_name" in h)}
     refuse_personal_data(v, sorted(names))
@@ -154,7 +166,7 @@ def disclose(record: CreditRecord, change: Change) -> None:
 
 def withdraw_disclosure(record: CreditRecord, change: Change) -> None:
     """``record.disclosure_withdrawn``: the disclosure in force ends."""
-    _own(record, change, "withdraw the disclosure of")
+    own_record(record, change, "withdraw the disclosure of")
     if record.disclosure is None:
         raise RuleError("the record is not disclosed")
     record._disclosure_withdrawn(**change.entry)
@@ -162,7 +174,7 @@ def withdraw_disclosure(record: CreditRecord, change: Change) -> None:
 
 def repair(record: CreditRecord, change: Change) -> None:
     """``record.repaired``: a negative record, once, by a catalogue repair method, after the minimum period."""
-    _own(record, change, "repair")
+    own_record(record, change, "repair")
     policy.check_repairable(change.item)
     if record.repaired:
         raise ConflictError("the record is already repaired")
@@ -173,7 +185,7 @@ def repair(record: CreditRecord, change: Change) -> None:
 
 def revoke(record: CreditRecord, change: Change) -> None:
     """``record.revoked``: the record is annulled; nothing changes it afterwards."""
-    _own(record, change, "revoke")
+    own_record(record, change, "revoke")
     record._revoked(**change.entry)
 
 
@@ -191,7 +203,7 @@ def file_objection(record: CreditRecord, change: Change) -> None:
 
 def resolve_objection(record: CreditRecord, change: Change) -> None:
     """``objection.resolved``: an open objection to the record is answered."""
-    _own(record, change, "resolve objections to")
+    own_record(record, change, "resolve objections to")
     objection_id = change.values["objection_id"]
     objection = record.objections.get(str(objection_id))
     if objection is None:
