@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from ledger.application import Ledger
-from ledger.domain.archive_rules import summarize
+from ledger.domain.archive_rules import responsible_for, summarize
 from projections.archive_build import PositionMovedError, produce_pages
 from projections.archive_lists import ListPage, decode_cursor, encode_cursor, position_at, public_list_page
 from projections.archive_model import FIELDS, LISTS, DbModel, Model, archive_topics, decoded, dumps, replay
@@ -180,6 +180,8 @@ class ArchiveView(TrackedView):
             h.update(f"dept {code} {name}\n".encode())
         for version, doc in self.store.query("SELECT version, doc FROM view_catalogues ORDER BY version"):
             h.update(f"catalogue {version} {doc}\n".encode())
+        for tid, until, doc in self.store.query("SELECT id, until, doc FROM view_responsibilities ORDER BY id"):
+            h.update(f"tenure {tid} {until} {doc}\n".encode())
         return h.hexdigest()
 
     # Reading (live).
@@ -211,7 +213,24 @@ class ArchiveView(TrackedView):
             " LEFT JOIN archive_records AS a ON a.subject = %s ORDER BY a.record_id", (subject,))
         version = rows[0][0] if rows else None
         docs = [orjson.loads(doc) for _, doc in rows if doc is not None]
-        return summarize(docs, today, self._points_of(version))
+        return {**summarize(docs, today, self._points_of(version)),
+                "organisation_records": self.organisation_records(subject, today)}
+
+    def tenures(self, person: str) -> list[dict[str, Any]]:
+        """The tenures in which ``person`` was responsible for an organisation (``responsibility.recorded``)."""
+        return [{**orjson.loads(doc), "until": until} for doc, until in self.store.query(
+            "SELECT doc, until FROM view_responsibilities WHERE person = %s ORDER BY id", (person,))]
+
+    def organisation_records(self, person: str, today: date) -> list[dict[str, Any]]:
+        """The organisations' records that reach ``person`` on ``today`` (``archive_rules.responsible_for``)."""
+        tenures = self.tenures(person)
+        if not tenures:
+            return []
+        organisations = sorted({t["organisation"] for t in tenures})
+        docs = [orjson.loads(d) for (d,) in self.store.query(
+            "SELECT doc FROM archive_records WHERE subject IN (" + ", ".join(["%s"] * len(organisations)) + ")"
+            " ORDER BY record_id", organisations)]
+        return responsible_for(person, tenures, docs, today)
 
     def public_list(
         self, listing: str, today: date, *, field: str | None = None, authority: str | None = None,

@@ -15,7 +15,8 @@ import orjson
 
 from ledger.application import Ledger
 from ledger.domain import record_doc
-from ledger.domain.archive_rules import is_minor_at_listing, public_entry, summarize
+from ledger.domain.archive_rules import is_minor_at_listing, public_entry, responsible_for, summarize
+from ledger.domain.responsibility import tenure
 from projections.tracking import EventReader
 
 LISTS = ("black", "red")
@@ -47,6 +48,9 @@ class Model:
         self.catalogues: dict[int, dict[str, Any]] = {}
         self.changed: set[str] = set()
         self.created: set[str] = set()  # records submitted in this model: no earlier row can exist
+        self.tenures: dict[str, dict[str, Any]] = {}  # responsible persons' tenures known here, by id
+        self.new_tenures: set[str] = set()  # tenures recorded in this model
+        self.tenure_ends: list[tuple[str, str]] = []  # (id, until) of tenures ended in this model, in order
 
     def load(self, record_id: str) -> dict[str, Any] | None:
         """Fetch a document not yet in memory (memory model: none)."""
@@ -64,11 +68,11 @@ class Model:
         wanted = set()
         for qualname, values in events:
             owner, _, name = qualname.rpartition(".")
-            if owner not in ("Authority", "CreditRecord"):
+            if owner not in ("Authority", "CreditRecord", "Responsibility"):
                 continue
             s = orjson.loads(values["statement"])
             parsed.append((owner, name, s, values))
-            if owner == "CreditRecord" and name != "Submitted" and s["record_id"] not in self.docs:
+            if owner == "CreditRecord" and name != "Submitted" and s.get("record_id") not in self.docs:
                 wanted.add(s["record_id"])
         if wanted:
             self.prefetch(sorted(wanted))
@@ -84,6 +88,16 @@ class Model:
                 self.departments[s["department"]] = s["name"]
             elif s["type"] == "catalogue.published":
                 self.catalogues[int(s["version"])] = s["catalogue"]
+            return
+        if owner == "Responsibility":
+            if name == "Recorded":
+                self.tenures[s["id"]] = tenure(s, None)
+                self.new_tenures.add(s["id"])
+            else:
+                tid = s["responsibility_id"]
+                if tid in self.tenures:
+                    self.tenures[tid] = {**self.tenures[tid], "until": s["until"]}
+                self.tenure_ends.append((tid, s["until"]))
             return
         record_id = s["id"] if name == "Submitted" else s["record_id"]
         doc = self.docs.get(record_id)
@@ -109,7 +123,11 @@ class Model:
             return {"records": [], "points": None, "green_channel": None, "key_supervision": None,
                     "as_of_day": today.isoformat()}
         docs = [d for d in self.docs.values() if d["subject"] == subject]
-        return summarize(docs, today, self.points_rule())
+        tenures = [t for t in self.tenures.values() if t["person"] == subject]
+        organisations = {t["organisation"] for t in tenures}
+        org_docs = [d for d in self.docs.values() if d["subject"] in organisations]
+        return {**summarize(docs, today, self.points_rule()),
+                "organisation_records": responsible_for(subject, tenures, org_docs, today)}
 
     def public_list(self, listing: str, today: date) -> list[dict[str, Any]]:
         day = today.isoformat()
@@ -177,7 +195,10 @@ def archive_topics() -> list[str]:
     from ledger.domain.aggregates import Authority, CreditRecord
     from ledger.domain.topics import stored_topics
 
-    classes = [Authority.Founded, Authority.DepartmentRegistered, Authority.CataloguePublished]
+    from ledger.domain.responsibility import Responsibility
+
+    classes = [Authority.Founded, Authority.DepartmentRegistered, Authority.CataloguePublished,
+               Responsibility.Recorded, Responsibility.Ended]
     classes += [v for v in vars(CreditRecord).values() if isinstance(v, type) and issubclass(v, CreditRecord.Event)]
     return sorted(stored_topics(*classes))
 

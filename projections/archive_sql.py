@@ -17,8 +17,11 @@ SQLITE_DDL = [
     "CREATE INDEX IF NOT EXISTS archive_records_list ON archive_records (list, decision_date, record_id)",
     "CREATE TABLE IF NOT EXISTS view_departments (code TEXT PRIMARY KEY, name TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS view_catalogues (version INTEGER PRIMARY KEY, doc TEXT NOT NULL)",
+    ("CREATE TABLE IF NOT EXISTS view_responsibilities (id TEXT PRIMARY KEY, organisation TEXT NOT NULL,"
+     " person TEXT NOT NULL, until TEXT, doc TEXT NOT NULL, position INTEGER NOT NULL)"),
+    "CREATE INDEX IF NOT EXISTS view_responsibilities_person ON view_responsibilities (person)",
 ]
-TABLES = ("archive_records", "view_departments", "view_catalogues")
+TABLES = ("archive_records", "view_departments", "view_catalogues", "view_responsibilities")
 COLUMNS = ("record_id", "subject", "issuer", "field", "kind", "list", "public_until", "decision_date", "minor",
            "repaired", "revoked", "doc", "position")
 TYPES = ("text", "text", "text", "text", "text", "text", "text", "text", "smallint", "smallint", "smallint", "text",
@@ -38,6 +41,8 @@ class Page(NamedTuple):
     changed: list[tuple[Any, ...]]  # records the page changed: upserted
     departments: list[tuple[str, str]]
     catalogues: list[tuple[int, str]]
+    tenures: list[tuple[str, str, str, str | None, str, int]] = []  # responsibilities recorded in the page
+    tenure_ends: list[tuple[str, str]] = []  # (until, id) of tenures ended in the page
 
     @classmethod
     def of(cls, model: Model, start: int, last: int) -> Page:
@@ -48,7 +53,10 @@ class Page(NamedTuple):
                    [record_row(model.docs[r], last) for r in changed if r in model.created],
                    [record_row(model.docs[r], last) for r in changed if r not in model.created],
                    sorted(model.departments.items()),
-                   [(v, dumps(doc)) for v, doc in sorted(model.catalogues.items())])
+                   [(v, dumps(doc)) for v, doc in sorted(model.catalogues.items())],
+                   [(t["id"], t["organisation"], t["person"], t["until"], dumps(t), last)
+                    for t in (model.tenures[i] for i in sorted(model.new_tenures))],
+                   [(until, i) for i, until in model.tenure_ends])
 
     def write(self, tx: Tx) -> None:
         tx.insert_many("archive_records", COLUMNS, TYPES, self.created)
@@ -56,6 +64,11 @@ class Page(NamedTuple):
         if self.departments:
             tx.executemany("INSERT INTO view_departments (code, name) VALUES (%s, %s)"
                            " ON CONFLICT (code) DO UPDATE SET name = excluded.name", self.departments)
+        if self.tenures:
+            tx.executemany("INSERT INTO view_responsibilities (id, organisation, person, until, doc, position)"
+                           " VALUES (%s, %s, %s, %s, %s, %s)", self.tenures)
+        if self.tenure_ends:
+            tx.executemany("UPDATE view_responsibilities SET until = %s WHERE id = %s", self.tenure_ends)
         if self.catalogues:
             tx.executemany("INSERT INTO view_catalogues (version, doc) VALUES (%s, %s)"
                            " ON CONFLICT (version) DO UPDATE SET doc = excluded.doc", self.catalogues)

@@ -84,7 +84,7 @@ def with_measures(ledger: Ledger, catalogues: Catalogues, archive: dict[str, Any
         return archive
     flags = {"green_channel": archive.get("green_channel"), "key_supervision": archive.get("key_supervision")}
     found = applicable(catalogue, archive["records"], flags, archive["as_of_day"], values["issuer"],
-                       values["purpose"])
+                       values["purpose"], archive.get("organisation_records"))
     applied = applied_measures(ledger, values["subject"], position)
     return {**archive, "measures": found, "measures_applied": applied, "catalogue_version": catalogue.version}
 

@@ -35,8 +35,11 @@ def summarize(docs: list[dict[str, Any]], today: date, points_rule: dict[str, An
             {"id": oid, **o, "overdue": o["resolved"] is None and day > o["deadline"]}
             for oid, o in doc["objections"].items()
         ]
-        records.append({**doc, "status": state, "objections": objections})
-        if not record_doc.shareable(doc, day):
+        shown = {**doc, "status": state, "objections": objections}
+        if record_doc.reference_only(doc):
+            shown["reference_only"] = True
+        records.append(shown)
+        if not record_doc.shareable(doc, day) or record_doc.reference_only(doc):
             continue
         if cat["kind"] == "negative":
             delta = int(points_rule["negative"][cat["severity"]])
@@ -62,8 +65,41 @@ def summarize(docs: list[dict[str, Any]], today: date, points_rule: dict[str, An
 
 def is_minor_at_listing(doc: dict[str, Any]) -> bool:
     """The subject was under 18 on the day the record was disclosed."""
+    if not record_doc.is_resident(doc):
+        return False
     disclosed = doc["disclosure"]["disclosed_at"][:10]
     return age_on(doc["subject"], date.fromisoformat(disclosed)) < 18
+
+
+def behaviour_day(doc: dict[str, Any]) -> str:
+    """The day a record's behaviour took place, as far as the record says: its end, or the decision date."""
+    fields = doc["fields"]
+    return str(fields.get("behaviour_end") or fields["decision_date"])
+
+
+def responsible_for(person: str, tenures: list[dict[str, Any]], organisation_docs: list[dict[str, Any]],
+                    today: date) -> list[dict[str, Any]]:
+    """The organisations' records that reach ``person`` on ``today`` (落实到人): each shareable, serious, negative
+    record of an organisation (not for reference only) whose behaviour took place while ``person`` held a role
+    for it (``tenures``: ``ledger.domain.responsibility.tenure``), shown with its status and marked with the
+    organisation and the role. A record leaves with its organisation's (repair, expiry, revocation)."""
+    day = today.isoformat()
+    out = []
+    for doc in sorted(organisation_docs, key=lambda d: (d["fields"]["decision_date"], d["record_id"])):
+        cat = doc["catalogue"]
+        if (cat["kind"] != "negative" or cat.get("severity") != "serious" or record_doc.reference_only(doc)
+                or not record_doc.shareable(doc, day)):
+            continue
+        when = behaviour_day(doc)
+        for t in tenures:
+            if (t["person"] == person and t["organisation"] == doc["subject"] and t["from"] <= when
+                    and (t["until"] is None or when <= t["until"])):
+                shown = {k: v for k, v in doc.items() if k != "versions"}
+                out.append({**shown, "status": record_doc.status(doc, day), "arising_from": {
+                    "organisation": t["organisation"], "organisation_name": t["organisation_name"],
+                    "role": t["role"], "responsibility_id": t["id"]}})
+                break
+    return out
 
 
 def public_entry(doc: dict[str, Any], authority_name: str) -> dict[str, Any]:

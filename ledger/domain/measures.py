@@ -47,7 +47,8 @@ def triggered(measure: Measure, records: list[dict[str, Any]], flags: dict[str, 
     if measure.records is None:
         return []
     cond = measure.records
-    found = [doc["record_id"] for doc in records if _shareable(doc, day) and matches(cond, doc, day, key_fields)]
+    found = [doc["record_id"] for doc in records
+             if _shareable(doc, day) and not record_doc.reference_only(doc) and matches(cond, doc, day, key_fields)]
     return sorted(found) or None
 
 
@@ -59,23 +60,30 @@ def _shareable(doc: dict[str, Any], day: str) -> bool:
 
 
 def applicable(catalogue: Catalogue, records: list[dict[str, Any]], flags: dict[str, Any], day: str,
-               department: str, purpose: str) -> list[dict[str, Any]]:
+               department: str, purpose: str, organisation_records: list[dict[str, Any]] | None = None,
+               ) -> list[dict[str, Any]]:
     """The measures of ``catalogue`` that apply to the subject of ``records`` for ``department`` reading for
     ``purpose`` on ``day`` (ISO date): each with its id, kind, wording, legal basis and triggering record ids,
-    punishments first, then by id."""
+    punishments first, then by id. A measure that reaches responsible persons is also triggered by the records of
+    organisations the subject was responsible for (``organisation_records``: ``archive_rules.responsible_for``),
+    listed apart as ``via_organisations``."""
     key_fields = catalogue.key_supervised_fields()
     out = []
     for measure in (catalogue.measures or {}).values():
         if purpose not in measure.purposes or not measure.applies_to(department, {purpose}):
             continue
         ids = triggered(measure, records, flags, day, key_fields)
-        if ids is None:
+        via = None
+        if measure.reaches_responsible_persons and organisation_records and measure.records is not None:
+            via = triggered(measure, organisation_records, {}, day, key_fields) if not measure.flags else None
+        if ids is None and via is None:
             continue
         raw = measure.raw
         out.append({
             "id": measure.id, "kind": measure.kind, "title": measure.title, "title_zh": raw.get("title_zh"),
             "wording": measure.wording, "wording_zh": raw.get("wording_zh"), "legal_basis": measure.legal_basis,
-            "flags": list(measure.flags), "triggered_by": ids,
+            "flags": list(measure.flags), "triggered_by": ids or [],
+            **({"via_organisations": via} if via else {}),
         })
     out.sort(key=lambda m: (m["kind"] != "punishment", m["id"]))
     return out

@@ -3,7 +3,11 @@ tampered with. Both backends, the API served in-process."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import html
+import json
+import re
 from datetime import timedelta
 
 import httpx
@@ -11,6 +15,7 @@ import pytest
 
 from keys import KeyPair
 from ledger.domain.catalogue import shipped_catalogue_document
+from ledger.log.merkle import root_from_leaf_hashes
 from ledger.log.note import format_checkpoint, sign_note, verifier_key_string
 from ledger.log.report import ReportError, report_key_name, signed_bytes, verify_report
 from tests.support import World, make_resident_id, now
@@ -149,3 +154,46 @@ def test_report_verifier_key_is_published_and_pinned_in_the_data_directory(clien
     assert client.get("/v1/report/verifier-key").text.strip() == verifier_key_string(
         report_key_name(world.settings.log_origin), key.public_key)
     assert httpx.codes.OK == client.get("/v1/report/verifier-key").status_code
+
+
+def test_a_checkpoint_signed_by_the_log_key_that_the_log_never_published_is_refused_by_verify(client, world, made):
+    """Signed by the real log key, with every proof leading to its root, the report passes the offline check; the
+    /verify page also asks that its checkpoint be one this log stored, and refuses it."""
+    answer, _, _, dept = made
+    report = answer["data"]
+    report_key, log_verifier_key = keys(client)
+    log_key = KeyPair.load(world.settings.keys_dir / "log.pem")
+    own = KeyPair.load(world.settings.keys_dir / "report.pem")
+    world.append_ok(world.submission(dept), world.submission(dept))  # one transaction: the log grows by two at once
+    assert client.post("/v1/log/checkpoint").status_code == 200
+    head = int(client.get("/v1/log/checkpoint").text.splitlines()[1])
+    stored = {c["size"] for c in client.get("/v1/log/checkpoints", params={"limit": 1000}).json()["checkpoints"]}
+    assert report["tree_size"] in stored and head in stored
+    unpublished = [n for n in range(report["tree_size"] + 1, head) if n not in stored]
+    assert unpublished, (report["tree_size"], head, stored)
+    size = unpublished[0]  # below the head: the log signs checkpoints at its head only, so never this one
+    hashes = client.get("/v1/log/leaf-hashes", params={"start": 0, "end": size}).json()["leaf_hashes"]
+    root = root_from_leaf_hashes([base64.b64decode(h) for h in hashes])
+    forged = copy.deepcopy(report)
+    forged["tree_size"] = size
+    forged["checkpoint"] = sign_note(format_checkpoint(report["ledger"], size, root), report["ledger"],
+                                     log_key.private_key)
+    for item in [forged["query"], *(e for r in forged["records"] for e in r["entries"])]:
+        item["proof"] = client.get("/v1/log/proof/inclusion",
+                                   params={"leaf_index": item["leaf_index"], "tree_size": size}).json()["proof"]
+    forged = resign(forged, own)
+    assert verify_report(forged, report_key, log_verifier_key).tree_size == size  # offline, it holds
+    before = world.ledger.count()
+    for lang, words in (("en", "the report's checkpoint is not one this log signed and stored"),
+                        ("zh-CN", "报告的检查点不是本日志签发并保存的检查点。")):
+        r = client.post(f"/verify?lang={lang}", content=json.dumps(forged, ensure_ascii=False).encode(),
+                        headers={"Content-Type": "application/json"})
+        assert r.status_code == 422 and 'data-result="invalid"' in r.text, r.text
+        assert html.unescape(re.search(r'data-field="reason">([^<]*)<', r.text).group(1)) == words
+    r = client.post("/verify", files={"file": ("report.json", json.dumps(forged).encode(), "application/json")})
+    assert r.status_code == 422 and 'data-result="invalid"' in r.text
+    # The genuine report still checks, nothing was stored, and the forged size is still not a checkpoint.
+    r = client.post("/verify", content=json.dumps(report).encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and 'data-result="valid"' in r.text
+    assert world.ledger.count() == before
+    assert client.get("/v1/log/checkpoints", params={"size": size}).status_code == 404

@@ -133,3 +133,80 @@ def test_uploads_that_are_not_reports_are_refused_clearly(client, world: World, 
     assert r.status_code == 400 and result_of(r.text) == "error"
     assert world.ledger.count() == before
     assert entry_code(0, b"\x00" * 32) == "0-AAAAAAAA"
+
+
+def pick(client: TestClient, content: bytes, lang: str = "zh-CN", name: str = "report.json") -> Any:
+    """The upload form: ``content`` as the file chosen in its picker (multipart/form-data)."""
+    return client.post(f"/verify?lang={lang}", files={"file": (name, content, "application/json")})
+
+
+def test_a_report_file_chosen_in_the_upload_form_is_checked(client, world: World, made):  # noqa: F811
+    answer = made[0]
+    report = answer["data"]
+    raw = json.dumps(report, ensure_ascii=False, indent=1).encode()
+    before = world.ledger.count()
+    for content in (raw, b"\xef\xbb\xbf" + raw, json.dumps(answer).encode()):  # also with a BOM, or the answer
+        r = pick(client, content)
+        assert r.status_code == 200 and result_of(r.text) == "valid", r.text
+        assert field(r.text, "code") == report_entry_code(report)
+        assert field(r.text, "position") == str(report["position"]) and field(r.text, "size") == str(report["tree_size"])
+        no_subject_data(r.text, report)
+    # One changed byte: invalid, naming the reason, echoing nothing of the file.
+    changed = raw.replace("Sold food".encode(), b"Sold fooe", 1)
+    assert changed != raw and len(changed) == len(raw)
+    for lang in ("en", "zh-CN"):
+        r = pick(client, changed, lang)
+        assert r.status_code == 422 and result_of(r.text) == "invalid"
+        assert "does not verify with the report key" in field(r.text, "reason") and "fooe" not in r.text
+        no_subject_data(r.text, report)
+    # Another ledger's report.
+    other = copy.deepcopy(report)
+    other["signature"]["key"] = other["signature"]["key"].replace(report["ledger"], "other.example/log")
+    other["ledger"] = "other.example/log"
+    other["signature"]["value"] = KeyPair.generate().sign(signed_bytes(other))
+    r = pick(client, json.dumps(other).encode())
+    assert r.status_code == 422 and result_of(r.text) == "invalid"
+    assert "not the pinned report key" in field(r.text, "reason") and "other.example" not in r.text
+    # The picker's part wins over a pasted text in the same form.
+    r = client.post("/verify", data={"report": "{not json"}, files={"file": ("r.json", raw, "application/json")})
+    assert r.status_code == 200 and result_of(r.text) == "valid"
+    assert world.ledger.count() == before
+
+
+def test_uploaded_files_that_are_too_big_or_not_reports_are_refused_in_both_languages(client, world: World,
+                                                                                       made):  # noqa: F811
+    report = made[0]["data"]
+    before = world.ledger.count()
+    head = client.get("/healthz").json()["position"]
+
+    def refused(r: Any, status: int, zh: str, en: str) -> None:
+        assert r.status_code == status and result_of(r.text) == "error", r.text
+        assert (zh if 'lang="zh-CN"' in r.text else en) in r.text
+
+    for lang in ("zh-CN", "en"):
+        # A file just over 2 MiB (the body within the form's allowance: refused while the file is read) and one
+        # of 3 MiB (its Content-Length already says so).
+        at_limit = b'{"x": "' + b"a" * (2 * 1024 * 1024 - 9) + b'"}'
+        just_over = at_limit[:-1] + b' }'
+        assert len(at_limit) == 2 * 1024 * 1024 == len(just_over) - 1
+        r = pick(client, at_limit, lang)  # exactly 2 MiB is read and checked
+        assert r.status_code == 422 and "no credit report" in field(r.text, "reason")
+        for content in (just_over, b" " * (3 * 1024 * 1024)):
+            refused(pick(client, content, lang), 413, "上传内容超过 2 MiB。", "The upload is larger than 2 MiB.")
+        refused(pick(client, b"{not json", lang), 400, "上传内容不是 JSON。", "The upload is not JSON.")
+        refused(pick(client, "报告".encode("gbk"), lang), 400, "上传内容不是 JSON。", "The upload is not JSON.")
+        refused(pick(client, b"", lang, name=""), 400, "没有上传报告。", "No report was sent.")
+        r = pick(client, json.dumps({"format": "something else", "subject": report["subject"]}).encode(), lang)
+        assert r.status_code == 422 and "no credit report" in field(r.text, "reason")
+        assert report["subject"]["id"] not in r.text
+        # A body that is not a whole form: no boundary, a truncated one, too many parts.
+        r = client.post(f"/verify?lang={lang}", content=b"x", headers={"Content-Type": "multipart/form-data"})
+        refused(r, 400, "无法读取上传的表单", "The uploaded form could not be read")
+        whole = client.build_request("POST", "/verify", files={"file": ("r.json", b"{}", "application/json")})
+        body = whole.read()
+        r = client.post(f"/verify?lang={lang}", content=body[:-20], headers={"Content-Type": whole.headers["content-type"]})
+        refused(r, 400, "无法读取上传的表单", "The uploaded form could not be read")
+        many = {f"f{i}": "x" for i in range(6)}
+        r = client.post(f"/verify?lang={lang}", data=many, files={"file": ("r.json", b"{}", "application/json")})
+        refused(r, 400, "无法读取上传的表单", "The uploaded form could not be read")
+    assert world.ledger.count() == before and client.get("/healthz").json()["position"] == head
