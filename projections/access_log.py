@@ -30,6 +30,7 @@ from ledger.domain.aggregates import Query
 from ledger.application import Ledger
 from ledger.domain.queries import DEFAULT_PAGE
 from ledger.domain.topics import stored_topics
+from ledger.format.statements import RECORD_TYPES
 from projections.store import Store, Tx, scan
 from projections.tracking import EventPages, EventReader, TrackedView
 
@@ -86,6 +87,8 @@ def _row(s: dict[str, Any], values: dict[str, Any], position: int) -> tuple[Any,
 def named_subjects(s: dict[str, Any]) -> set[str]:
     """The subjects a statement names: its ``subject``, and a query's ``filters.subject``."""
     found = {s.get("subject")}
+    if s.get("type") == "responsibility.recorded":  # a tenure is about the person and the organisation
+        found |= {s.get("person"), s.get("organisation")}
     filters = s.get("filters")
     if s.get("type") == "query.requested" and isinstance(filters, dict):
         found.add(filters.get("subject"))
@@ -169,16 +172,15 @@ class AccessLogView(TrackedView):
         lookup: set[str] = set()
         for _, _, st in entries_before(tx.execute, self._statement_at, filters["start"], filters["end"], position):
             found |= named_subjects(st)
-            if st["type"] == "record.submitted":
-                submitted[st["id"]] = st["subject"]
-            elif st["type"].startswith(("record.", "objection.", "statement.")) and "record_id" in st:
+            if st["type"] in ("record.submitted", "responsibility.recorded"):
+                submitted[st["id"]] = st["subject"] if "subject" in st else st["person"]
+            elif st["type"] in RECORD_TYPES and "record_id" in st:
                 lookup.add(st["record_id"])
+            elif st["type"] == "responsibility.ended":  # about the tenure's person and organisation
+                lookup.add(st["responsibility_id"])
         for record_id in sorted(lookup):
-            subject = submitted.get(record_id)
-            if subject is None:
-                subject = self._record_subject(tx, record_id)
-            if subject is not None:
-                found.add(subject)
+            subjects = {submitted[record_id]} if record_id in submitted else self._record_subjects(tx, record_id)
+            found |= subjects
         return found
 
     def _statement_at(self, first: int, last: int) -> list[dict[str, Any]]:
@@ -186,14 +188,15 @@ class AccessLogView(TrackedView):
         return [orjson.loads(self.statements.fields(n)["statement"])
                 for n in self.pages(first - 1, last - first + 1, (), last)]
 
-    def _record_subject(self, tx: Tx, record_id: str) -> str | None:
-        """A record's subject, from its ``record.submitted`` (whose statement id is the record's id)."""
+    def _record_subjects(self, tx: Tx, record_id: str) -> set[str]:
+        """A record's subject, from its ``record.submitted`` (whose statement id is the record's id), or a tenure's
+        person and organisation, from its ``responsibility.recorded``."""
         rows = tx.execute("SELECT notification_id FROM ledger_entries WHERE statement_id = %s",
                           (str(uuid.UUID(record_id)),))
         if not rows:
-            return None
+            return set()
         (st,) = self._statement_at(int(rows[0][0]), int(rows[0][0]))
-        return st.get("subject")
+        return named_subjects(st)
 
     def reset(self) -> None:
         with self.store.transaction() as tx:

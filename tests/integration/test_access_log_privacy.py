@@ -237,3 +237,39 @@ def test_the_review_report_flags_self_query_sweeps_and_made_up_operators(client,
     assert ids("operator-volume", who.dept) == []  # no one operator made more than one query
     # accepted self-queries carry their identity check: not flagged for lacking a record link
     assert not [f for f in findings if f["rule"] == "no-record-link" and who.window.code in f["summary"]]
+
+
+def test_an_entry_read_of_tenures_and_applications_is_in_the_log_of_each_person_they_concern(client, world):
+    """A tenure names a person and an organisation; a decision on an application names only the record: each
+    of them must see an auditor's read of those entries."""
+    from datetime import timedelta
+
+    from ledger.domain.catalogue import shipped_catalogue_document
+    from tests.support import make_uscc, now
+
+    world.append_ok(world.signed(world.authority_dept, "catalogue.published", version=3,
+                                 catalogue=shipped_catalogue_document(3)))
+    who = People(world)
+    window = world.department(items=[], roles=["service_window"])
+    person, ended_person, org, resident = make_resident_id(), make_resident_id(), make_uscc(), make_resident_id()
+    start = (now().date() - timedelta(days=100)).isoformat()
+    tenure = world.signed(world.authority_dept, "responsibility.recorded", organisation=org, organisation_name="某公司",
+                          person=ended_person, person_name="王五", role="principal", **{"from": start})
+    record = world.submission(who.dept, item="food_drug.general", subject=resident,
+                              decision_date=(now().date() - timedelta(days=200)).isoformat())
+    world.append_ok(tenure, record)
+    applied = world.signed(window, "repair.applied", record_id=record["statement"]["id"], subject=resident,
+                           method="fulfilment", reason="paid the fine")
+    world.append_ok(applied)  # before the range read: only the decision, naming the record, is in it
+    (first,) = world.append_ok(
+        world.signed(world.authority_dept, "responsibility.recorded", organisation=org, organisation_name="某公司",
+                     person=person, person_name="李四", role="legal_representative", **{"from": start}),
+        world.signed(world.authority_dept, "responsibility.ended", responsibility_id=tenure["statement"]["id"],
+                     until=now().date().isoformat(), reason="left the company"))[:1]
+    world.append_ok(world.signed(who.dept, "repair.decided", record_id=record["statement"]["id"],
+                                 application_id=applied["statement"]["id"], outcome="refused", reason="not paid"))
+    head = world.ledger.count()
+    post(client, ask(world, who.auditor, scope="ledger_entries", purpose="audit",
+                     filters={"start": first.leaf_index, "end": head + 10}))
+    for subject in (person, ended_person, org, resident):
+        assert [q["scope"] for q in who.read_by(client, subject, who.auditor)] == ["ledger_entries"], subject
