@@ -1,5 +1,6 @@
 """The service window's pages: a resident's archive, readable and printable, with the resident's own access log;
-forms that build, sign and submit an objection or a statement for the resident.
+forms that build, sign and submit for the resident an objection, a statement (an explanation), a credit commitment,
+a repair application or a deferral application (the last three carry the identity check the window made).
 
 The resident is asked for in a POST form (their ID stays out of addresses and the browser's history). Every
 read is a ``subject_self_query`` query carrying the identity check the window made (method and reference), so
@@ -19,10 +20,25 @@ from starlette.routing import Route
 from api.console.app import Console
 from api.console.client import Read, Reads
 from api.console.security import form_of
+from ledger.format.statements import IDENTITY_METHODS
 
 PURPOSE = "subject_self_query"
-METHODS = {"id_card_reader": "resident ID card read by the card reader", "face_verification": "face verification",
-           "documents_checked": "documents checked in person", "household_register": "household register checked"}
+METHODS = {"id_card_reader": "resident ID card read by the card reader", "id_card_inspection": "resident ID card inspected",
+           "face_verification": "face verification", "electronic_id": "electronic ID",
+           "authorised_agent": "authorised agent, authorisation checked"}
+assert set(METHODS) == set(IDENTITY_METHODS)
+REPAIR_METHODS = {"fulfilment": "fulfilled the obligation afterwards (主动履约)", "volunteering": "volunteering",
+                  "donation": "charitable donation"}
+# What each form signs: the statement type, the form's text field and the statement field it fills.
+FORMS = {"objection": ("objection.filed", "grounds", "grounds"), "statement": ("statement.added", "text", "text"),
+         "commitment": ("commitment.signed", "text", "text"), "repair": ("repair.applied", "reason", "reason"),
+         "deferral": ("deferral.applied", "reason", "reason")}
+WITH_CHECK = ("commitment.signed", "repair.applied", "deferral.applied")  # types carrying the identity check
+
+
+LABELS = {"objection.filed": "Objection filed", "statement.added": "Statement added",
+          "commitment.signed": "Credit commitment signed", "repair.applied": "Repair application filed",
+          "deferral.applied": "Deferral application filed"}
 
 
 def _identity(form: dict[str, str]) -> tuple[str, dict[str, str]] | str:
@@ -75,6 +91,7 @@ def routes(console: Console) -> list[Route]:
         reads = reads or console.reads()
         archive, log = resident_reads(reads, subject, check)
         return console.page(request, "window_resident.html", reads, subject=subject, check=check, methods=METHODS,
+                            repair_methods=REPAIR_METHODS, labels=LABELS,
                             archive=readable(archive.data) if archive.ok else None, archive_read=archive,
                             log=log, notice=notice)
 
@@ -89,9 +106,9 @@ def routes(console: Console) -> list[Route]:
         if isinstance(found, str):
             return refuse(request, found)
         subject, check = found
-        kind = "objection.filed" if request.url.path.endswith("/objection") else "statement.added"
+        kind, text_field, statement_field = FORMS[request.url.path.rsplit("/", 1)[-1]]
         record_id = form.get("record_id", "")
-        text = form.get("grounds" if kind == "objection.filed" else "text", "").strip()
+        text = form.get(text_field, "").strip()
         reads = console.reads()
         confirm = reads.query("archive", PURPOSE, subject=subject, identity_check=check)
         notice: dict[str, Any] = {"kind": kind, "confirm": confirm}
@@ -100,15 +117,19 @@ def routes(console: Console) -> list[Route]:
         elif record_id not in {r["record_id"] for r in confirm.data["records"]}:
             notice["problem"] = "that record is not among the resident's shared records: nothing was signed"
         elif not text:
-            notice["problem"] = "write the resident's grounds or statement: nothing was signed"
+            notice["problem"] = f"write the resident's {text_field}: nothing was signed"
         else:
-            fields: dict[str, Any] = {"record_id": record_id, "subject": subject}
-            if kind == "objection.filed":
-                fields["grounds"] = text
-                if form.get("needs_verification"):
-                    fields["needs_verification"] = True
-            else:
-                fields["text"] = text
+            fields: dict[str, Any] = {"record_id": record_id, "subject": subject, statement_field: text}
+            if kind == "objection.filed" and form.get("needs_verification"):
+                fields["needs_verification"] = True
+            if kind in WITH_CHECK:
+                fields["identity_check"] = check
+            if kind == "repair.applied":
+                fields["method"] = form.get("method_of_repair", "")
+                if form.get("commitment_id"):
+                    fields["commitment_id"] = form["commitment_id"]
+            if kind == "deferral.applied":
+                fields["until"] = form.get("until", "")
             status, body, st = console.client.submit(kind, fields)
             notice.update(status=status, statement=st, answer=body)
             if status not in (200, 201):
@@ -117,4 +138,4 @@ def routes(console: Console) -> list[Route]:
         return _resident_page(request, subject, check, notice, reads)
 
     return [Route("/window", search), Route("/window/resident", resident, methods=["POST"]),
-            Route("/window/objection", submit, methods=["POST"]), Route("/window/statement", submit, methods=["POST"])]
+            *(Route(f"/window/{name}", submit, methods=["POST"]) for name in FORMS)]

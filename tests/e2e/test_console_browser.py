@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +207,55 @@ def test_service_window_archive_printed_and_an_objection_signed_into_the_ledger(
     proof = httpx.get(site.url + "/v1/log/proof/inclusion", params={"statement_id": statement_id}, timeout=30)
     assert proof.status_code == 200 and str(proof.json()["leaf_index"]) in text
     assert page.locator(f"#record-{record_id} .badge.open").count() >= 1  # the record shows the open objection
+
+
+def test_service_window_signs_a_commitment_and_files_a_repair_application_the_ledger_keeps(site: Site,
+                                                                                              visit: Any) -> None:
+    v = visit("window", "service_window")
+    page = v.page
+    page.goto(v.origin + "/window")
+
+    def open_archive() -> None:
+        page.fill("input[name=subject]", site.resident)
+        page.select_option("select[name=method]", "id_card_inspection")
+        page.fill("input[name=reference]", "window 5, card inspected")
+        page.click("form button[type=submit]")
+
+    v.view(action=open_archive)
+    record_id = page.locator("#commitment-form select[name=record_id] option").first.get_attribute("value")
+
+    def sign(form: str, fill: Any) -> None:
+        page.select_option(f"#{form} select[name=record_id]", record_id)
+        fill()
+        page.click(f"#{form} button")
+
+    before = site.count()
+    v.view(action=lambda: sign("commitment-form", lambda: page.fill(
+        "#commitment-form textarea[name=text]", "本人承诺按期缴清罚款并不再发生同类行为。")))
+    assert page.locator("#submit-result.success").count() == 1, page.locator("#submit-result").inner_text()
+    assert site.count() == before + 4  # checked read, the commitment, archive and log again
+    assert "本人承诺" in page.locator(f"#record-{record_id} ul.commitments").inner_text()
+
+    def repair() -> None:
+        page.select_option("#repair-form select[name=method_of_repair]", "fulfilment")
+        page.locator("#repair-form select[name=commitment_id]").select_option(index=1)
+        page.fill("#repair-form textarea[name=reason]", "Fine paid on 2026-11-20, receipt 88231.")
+
+    v.view(action=lambda: sign("repair-form", repair))
+    assert page.locator("#submit-result.success").count() == 1, page.locator("#submit-result").inner_text()
+    row = page.locator(f"#record-{record_id} table.applications tr[data-kind=repair]")
+    assert row.count() == 1 and "open" in row.inner_text()
+    v.shot("service-window-applications", full=True)
+    # The ledger in force (catalogue v1) allows no deferral: the page says so and nothing is signed into it.
+    before = site.count()
+
+    def deferral() -> None:
+        page.fill("#deferral-form input[name=until]", (date.today() + timedelta(days=60)).isoformat())
+        page.fill("#deferral-form textarea[name=reason]", "Awaiting the court's ruling on the fine.")
+
+    v.view(action=lambda: sign("deferral-form", deferral))
+    assert "allows no deferrals" in page.locator("#submit-result.problem").inner_text()
+    assert site.count() == before + 3  # the three reads, no statement
 
 
 def test_lead_department_assessment_with_filters_tables_and_charts(site: Site, visit: Any) -> None:
