@@ -104,21 +104,39 @@ def normalise(text: str) -> str:
 
 SEARCH_SCAN = 1000  # entries a search reads at most per request
 
+# A record's occupational group, as its document gives it (``details.occupational_group``); each database has
+# an index on this very expression (``archive_sql.SQLITE_DDL``, ``migrations/0012_occupational_group.sql``).
+GROUP_OF = {"sqlite": "json_extract(a.doc, '$.fields.details.occupational_group')",
+            "postgres": "((a.doc::jsonb) #>> '{fields,details,occupational_group}')"}
+
+
+def occupational_groups(store: Store) -> tuple[int | None, list[str]]:
+    """The latest catalogue's version and its occupational groups' codes, in its order (none projected yet:
+    ``(None, [])``)."""
+    rows = store.query("SELECT version, doc FROM view_catalogues ORDER BY version DESC LIMIT 1")
+    if not rows:
+        return None, []
+    version, doc = rows[0]
+    return int(version), [g["code"] for g in orjson.loads(doc).get("occupational_groups", [])]
+
 
 def public_list_page(
     store: Store, listing: str, today: date, *, field: str | None = None, authority: str | None = None,
     decided_from: str | None = None, decided_to: str | None = None, cursor: str | None = None, limit: int = 50,
     sort: str = "-decision_date", search: str | None = None, entry: str | None = None,
+    occupational_group: str | None = None,
 ) -> ListPage:
     """One page of a public list on ``today`` in the ``sort`` order, with the position and checkpoint read in
     the same statement; ``next_cursor`` continues it (in the same order).
 
     A subject on the black list that day is left off the red list. ``search`` keeps the entries whose public
     fields contain it (a text holding a resident ID number is refused: ValueError); ``entry`` reads one
-    record's entry, if it is on the list."""
+    record's entry, if it is on the list; ``occupational_group`` keeps the records of that group (the caller
+    checks it is one of the catalogue's, ``occupational_groups``)."""
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}")
-    if any("\x00" in v for v in (field, authority, decided_from, decided_to, cursor, search, entry) if v):
+    if any("\x00" in v for v in (field, authority, decided_from, decided_to, cursor, search, entry,
+                                  occupational_group) if v):
         raise ValueError("a NUL character is not allowed in a filter, cursor or search")
     needle = normalise(search) if search else ""
     if len(needle) > MAX_SEARCH:
@@ -132,7 +150,8 @@ def public_list_page(
         where.append(f"a.subject NOT IN (SELECT subject FROM archive_records WHERE {ACTIVE})")
         params += ["black", day]
     for clause, value in (("a.field = %s", field), ("a.issuer = %s", authority), ("a.record_id = %s", entry),
-                          ("a.decision_date >= %s", decided_from), ("a.decision_date <= %s", decided_to)):
+                          ("a.decision_date >= %s", decided_from), ("a.decision_date <= %s", decided_to),
+                          (f"{GROUP_OF[store.kind]} = %s", occupational_group)):
         if value is not None:
             where.append(clause)
             params.append(value)

@@ -15,6 +15,10 @@ SQLITE_DDL = [
     " doc TEXT NOT NULL, position INTEGER NOT NULL)"),
     "CREATE INDEX IF NOT EXISTS archive_records_subject ON archive_records (subject)",
     "CREATE INDEX IF NOT EXISTS archive_records_list ON archive_records (list, decision_date, record_id)",
+    # the lists by occupational group: on the group the document gives (PostgreSQL: migrations/0012), so a file
+    # written before the index gets it at opening, filled from the documents already there
+    ("CREATE INDEX IF NOT EXISTS archive_records_occupational_group ON archive_records"
+     " (json_extract(doc, '$.fields.details.occupational_group'), list, decision_date, record_id)"),
     "CREATE TABLE IF NOT EXISTS view_departments (code TEXT PRIMARY KEY, name TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS view_catalogues (version INTEGER PRIMARY KEY, doc TEXT NOT NULL)",
     ("CREATE TABLE IF NOT EXISTS view_responsibilities (id TEXT PRIMARY KEY, organisation TEXT NOT NULL,"

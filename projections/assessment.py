@@ -68,17 +68,23 @@ def refusals(store: Store, upto: int | None, department: str | None) -> list[Ref
 
 def department_assessment(ledger: Ledger, store: Store, filters: dict[str, Any], now: datetime,
                           upto: int | None) -> dict[str, Any]:
-    """The ``department_assessment`` answer for ``filters`` (``from``, ``to`` months, ``department``) as of
-    position ``upto`` (the query's own); the access log must hold every query up to it."""
+    """The ``department_assessment`` answer for ``filters`` (``from``, ``to`` months, ``department``,
+    ``occupational_group``) as of position ``upto`` (the query's own); the access log must hold every query up
+    to it. A group the catalogue in force does not list counts nothing, and the answer says so."""
     today = now.astimezone(BEIJING).date()
     first, last = default_months(today, filters.get("from"), filters.get("to"))
     department = filters.get("department")
+    group = filters.get("occupational_group")
     catalogues: list[dict[str, Any]] = []
     seen = list(facts(ledger, upto, catalogues))
     catalogue = parse_catalogue(catalogues[-1]) if catalogues else None
-    return assess(
+    answer = assess(
         seen, refusals(store, upto, department),
         reporting_days=catalogue.reporting_days if catalogue else DEFAULT_REPORTING_DEADLINE_WORKING_DAYS,
         revocation_days=catalogue.revocation_days if catalogue else DEFAULT_REVOCATION_REPORT_WORKING_DAYS,
-        today=today, first_month=first, last_month=last, department=department,
+        today=today, first_month=first, last_month=last, department=department, occupational_group=group,
     )
+    if group is not None and (catalogue is None or group not in catalogue.occupational_groups):
+        version = catalogue.version if catalogue else None
+        answer["occupational_group_unknown"] = f"{group} is not an occupational group of catalogue v{version}"
+    return answer

@@ -5,7 +5,10 @@ the subject, the shareable records with their points and grade, the flags, the m
 query's department and purpose (``ledger.domain.measures``) and the measures departments reported applying
 (``measure.applied``). The log tree is brought up to the query's own leaf, a checkpoint covering it is signed
 (``Checkpointer.make``; the latest is used if it already covers every leaf needed), and the report carries the
-leaf data and inclusion proof of the query's entry and of every entry of every record it shows. It is then
+leaf data and inclusion proof of the query's entry and of every entry of every record it shows. The records of
+organisations that reach the subject as a person responsible for them (``organisation_records``) are shown apart,
+each with its entries proven the same way and, under ``arising_from``, the proven entries of the tenure
+(``responsibility.recorded``, ``responsibility.ended``) that links the subject to the organisation. It is then
 signed with the ledger's report key.
 """
 
@@ -138,10 +141,12 @@ class Reports:
         query_id = str(values["id"])
         (query_event,) = [self.ledger.mapper.to_domain_event(e) for e in
                           self.ledger.recorder.select_events(UUID(query_id), limit=1)]
+        reached = archive.get("organisation_records") or []
         record_events: dict[str, list[Any]] = {}
-        for record in archive["records"]:
-            stored = self.ledger.recorder.select_events(UUID(record["record_id"]))
-            record_events[record["record_id"]] = [self.ledger.mapper.to_domain_event(e) for e in stored]
+        for aggregate_id in [r["record_id"] for r in [*archive["records"], *reached]] + [
+                r["arising_from"]["responsibility_id"] for r in reached]:
+            stored = self.ledger.recorder.select_events(UUID(aggregate_id))
+            record_events[aggregate_id] = [self.ledger.mapper.to_domain_event(e) for e in stored]
         ids = [query_id] + [str(orjson.loads(ev.statement)["id"]) for evs in record_events.values() for ev in evs]
         leaves = self._leaf_indexes(ids)
         checkpoint = self._checkpoint(max(leaves.values()))
@@ -158,7 +163,16 @@ class Reports:
         for record in archive["records"]:
             shown = {k: v for k, v in record.items() if k not in ("versions",)}
             records.append({**shown, "entries": [proven(ev) for ev in record_events[record["record_id"]]]})
+        organisation_records = []
+        for record in reached:
+            shown = {k: v for k, v in record.items() if k not in ("versions",)}
+            tenure = {**record["arising_from"], "entries": [
+                proven(ev) for ev in record_events[record["arising_from"]["responsibility_id"]]]}
+            organisation_records.append({**shown, "arising_from": tenure,
+                                         "entries": [proven(ev) for ev in record_events[record["record_id"]]]})
         names = [r["fields"].get("subject_name") for r in archive["records"] if r["fields"].get("subject_name")]
+        names = names or [orjson.loads(evs[0].statement)["person_name"] for tid, evs in record_events.items()
+                          if tid in {r["arising_from"]["responsibility_id"] for r in reached}][-1:]
         report: dict[str, Any] = {
             "format": FORMAT,
             "ledger": self.origin,
@@ -177,6 +191,7 @@ class Reports:
             "measures_applied": archive.get("measures_applied", []),
             "catalogue_version": archive.get("catalogue_version"),
             "records": records,
+            "organisation_records": organisation_records,
             "query": {**query, "receipt": {"statement_id": query_id, "type": "query.requested",
                                            "leaf_index": query["leaf_index"],
                                            "recorded_at": query["entry"]["recorded_at"],

@@ -43,9 +43,16 @@ def site_of(report: dict[str, Any], site: str | None) -> str:
     return "https://" + str(report.get("ledger", "")).split("/", 1)[0]
 
 
+def qr_svg(url: str) -> str:
+    """The QR code of ``url`` as inline SVG with a viewBox and no fixed size, so that the page's CSS scales the
+    whole symbol, quiet zone included, to the size it prints at."""
+    import segno
+
+    return str(segno.make(url, error="m").svg_inline(scale=4, border=2))
+
+
 def render_html(report: Any, site: str | None = None) -> tuple[str, str]:
     """The printable page of a report, and its verification code (``ledger.log.report.report_entry_code``)."""
-    import segno
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     from ledger.log.report import FORMAT, ReportError, report_entry_code
@@ -57,7 +64,7 @@ def render_html(report: Any, site: str | None = None) -> tuple[str, str]:
     except ReportError as exc:
         raise CLIError(f"cannot render the report: {exc}") from None
     url = f"{site_of(report, site)}/verify?{urlencode({'code': code})}"
-    qr = segno.make(url, error="m").svg_inline(scale=4, border=2)
+    qr = qr_svg(url)
     env = Environment(loader=PackageLoader("api.site", "templates"), autoescape=select_autoescape(default=True))
     try:
         html = env.get_template("report.html").render(r=report, code=code, verify_url=url, qr=qr)
@@ -66,11 +73,20 @@ def render_html(report: Any, site: str | None = None) -> tuple[str, str]:
     return html, code
 
 
-def print_pdf(html_file: Path, pdf_file: Path) -> None:
-    """Print the page to PDF with Chromium (through Playwright)."""
+FOOTER = ('<div style="width:100%;margin:0 14mm;font-size:7.5pt;color:#333;display:flex;justify-content:space-between;'
+          'font-family:\'Noto Sans CJK SC\',sans-serif"><span>验证码 Verification code {code}</span>'
+          '<span>第 <span class="pageNumber"></span> / <span class="totalPages"></span> 页 page</span></div>')
+"""Each printed page's footer: the report's code (a page apart from the others still leads to /verify) and
+"page i / n", drawn by Chromium in the page's bottom margin."""
+
+
+def print_pdf(html_file: Path, pdf_file: Path, code: str = "") -> None:
+    """Print the page to A4 PDF with Chromium (through Playwright), each page with the code and its number."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise CLIError("--pdf needs Chromium (the chromium command) to print the page; the HTML page was written")
+    from html import escape
+
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -80,7 +96,9 @@ def print_pdf(html_file: Path, pdf_file: Path) -> None:
             try:
                 page = browser.new_page()
                 page.goto(html_file.resolve().as_uri())
-                page.pdf(path=str(pdf_file), format="A4", print_background=True, prefer_css_page_size=True)
+                page.pdf(path=str(pdf_file), format="A4", print_background=True, prefer_css_page_size=True,
+                         display_header_footer=True, header_template="<span></span>",
+                         footer_template=FOOTER.format(code=escape(code)))
             finally:
                 browser.close()
     except PlaywrightError as exc:
@@ -95,7 +113,7 @@ def cmd_report_render(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CLIError(f"cannot write {out}: {exc.strerror}") from None
     if args.pdf:
-        print_pdf(out, Path(args.pdf))
+        print_pdf(out, Path(args.pdf), code)
     print(f"report {code}: {out}" + (f" and {args.pdf}" if args.pdf else ""))
     return 0
 

@@ -20,6 +20,12 @@ deadlines). Months and days are Beijing time (UTC+8), the days the deadlines are
   (``measure.applied``), by the month recorded;
 - refused queries by kind of refusal (``ledger.domain.queries.refusal_kind``). Refused *statements* are
   not here: the ledger stores nothing of a refused statement, by design.
+
+Given an occupational group (one of the catalogue's ``occupational_groups``), only statements about records
+of that group count: a record is of the group its ``record.submitted`` gave in ``details.occupational_group``
+(a correction replacing the details moves it, from that correction on), every later statement about it
+follows it, and a ``measure.applied`` counts when a record it cites is of the group. Statements about no
+record (department registrations, catalogues) and refused queries are then not counted.
 """
 
 from __future__ import annotations
@@ -50,6 +56,28 @@ class Fact(NamedTuple):
     statement: dict[str, Any]
     recorded_at: str
     deadline: str | None = None
+
+
+def record_group(details: Any) -> str | None:
+    """The occupational group a record's ``details`` give (None when they give none)."""
+    group = details.get("occupational_group") if isinstance(details, dict) else None
+    return group if isinstance(group, str) else None
+
+
+def fact_group(fact: Fact, groups: dict[str, str | None]) -> set[str | None]:
+    """The occupational groups of the records ``fact`` is about, after it; ``groups`` (record id -> group)
+    learns the groups of records submitted or corrected."""
+    s = fact.statement
+    if fact.kind == "record.submitted":
+        groups[s["id"]] = record_group(s.get("details"))
+        return {groups[s["id"]]}
+    if fact.kind == "record.corrected" and isinstance(s.get("changes"), dict) and "details" in s["changes"]:
+        groups[s["record_id"]] = record_group(s["changes"]["details"])
+    if "record_id" in s:
+        return {groups.get(s["record_id"])}
+    if fact.kind == "measure.applied":
+        return {groups.get(r) for r in s.get("records", [])}
+    return set()
 
 
 class Refusal(NamedTuple):
@@ -131,20 +159,26 @@ class _Cell:
 
 
 def assess(facts: Iterable[Fact], refusals: Iterable[Refusal], *, reporting_days: int, revocation_days: int,
-           today: date, first_month: str, last_month: str, department: str | None = None) -> dict[str, Any]:
-    """The assessment of ``first_month``..``last_month`` (``YYYY-MM``), of one department or all."""
+           today: date, first_month: str, last_month: str, department: str | None = None,
+           occupational_group: str | None = None) -> dict[str, Any]:
+    """The assessment of ``first_month``..``last_month`` (``YYYY-MM``), of one department or all, and of the
+    records of one occupational group or all."""
     cells: dict[tuple[str, str], _Cell] = defaultdict(_Cell)
     names: dict[str, str] = {}
     issuer_of: dict[str, str] = {}  # record id -> the department that submitted it
+    groups: dict[str, str | None] = {}  # record id -> its occupational group
     objections: dict[str, dict[str, Any]] = {}
     for fact in facts:
         s = fact.statement
+        if fact.kind == "department.registered":
+            names[s["department"]] = s["name"]
+        about = fact_group(fact, groups)
+        if occupational_group is not None and occupational_group not in about:
+            continue
         day = beijing_day(fact.recorded_at)
         cell = cells[(s["issuer"], month_of(day))]
         cell.counts["statements"] += 1
-        if fact.kind == "department.registered":
-            names[s["department"]] = s["name"]
-        elif fact.kind == "record.submitted":
+        if fact.kind == "record.submitted":
             issuer_of[s["id"]] = s["issuer"]
             decided = date.fromisoformat(s["decision_date"])
             lag = working_days_after(decided, day)
@@ -178,7 +212,7 @@ def assess(facts: Iterable[Fact], refusals: Iterable[Refusal], *, reporting_days
             outcome, on = objection["resolved"]
             counts["objections_" + outcome] += outcome in OUTCOMES
             counts["objections_overdue"] += deadline is not None and on > deadline
-    for refusal in refusals:
+    for refusal in refusals if occupational_group is None else ():
         cells[(refusal.department, month_of(beijing_day(refusal.recorded_at)))].refusals[
             refusal_kind(refusal.reason)] += 1
 
@@ -191,6 +225,7 @@ def assess(facts: Iterable[Fact], refusals: Iterable[Refusal], *, reporting_days
         totals.setdefault(dept, _Cell()).add(cell)
     return {
         "from": first_month, "to": last_month, **({"department": department} if department else {}),
+        **({"occupational_group": occupational_group} if occupational_group else {}),
         "as_of_day": today.isoformat(),
         "reporting_deadline_working_days": reporting_days, "revocation_report_working_days": revocation_days,
         "departments": {code: names.get(code, "") for code in sorted(totals)},

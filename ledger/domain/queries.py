@@ -8,6 +8,7 @@ Malformed ones (bad filters, missing subject, times out of range) are refused be
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -44,12 +45,15 @@ FILTERS: dict[str, dict[str, str]] = {
     "as_of_archive": {"position": "int", "at": "datetime"},
     "as_of_lists": {"position": "int", "at": "datetime", "list": "text"},
     "key_compromise": {"key_id": "key_id", "from": "datetime", "after": "int"},
-    "department_assessment": {"from": "month", "to": "month", "department": "text"},
+    "department_assessment": {"from": "month", "to": "month", "department": "text", "occupational_group": "group"},
     "credit_report": {},
 }
 MAX_ENTRIES = 1000
 KEY_ID = re.compile(r"ed25519:[0-9a-f]{32}")
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+# An occupational group's code as catalogues write them (``civil_servant``); which codes there are is the
+# catalogue's: ``check_shape`` checks against it when given its groups.
+GROUP = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # Month filters (``department_assessment``): from 2000-01 to 8999-12, at most ``MAX_MONTHS`` of them.
 MAX_MONTHS = 120
 # Access-log pages (``subject_access_log``, ``access_log``): newest first, ``limit`` rows (at most
@@ -61,8 +65,9 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 
-def check_shape(st: Statement) -> None:
-    """Refuse (without storing) a query whose subject or filters do not fit its scope."""
+def check_shape(st: Statement, groups: Collection[str] = ()) -> None:
+    """Refuse (without storing) a query whose subject or filters do not fit its scope; ``groups``: the
+    occupational groups of the catalogue in force (none given: a group's code is checked for its form only)."""
     v = st.values
     needs_subject = SCOPES[v["scope"]][0]
     if needs_subject and "subject" not in v:
@@ -89,6 +94,10 @@ def check_shape(st: Statement) -> None:
             elif kind == "month":
                 if not isinstance(value, str) or not MONTH.fullmatch(value) or not "2000-01" <= value <= "8999-12":
                     raise ValidationError("must be a month YYYY-MM from 2000-01 to 8999-12")
+            elif kind == "group":
+                if not isinstance(value, str) or not GROUP.fullmatch(value) or (groups and value not in groups):
+                    allowed_groups = ", ".join(sorted(groups)) if groups else "the catalogue's codes"
+                    raise ValidationError(f"must be one of the occupational groups ({allowed_groups})")
             elif kind == "key_id":
                 if not isinstance(value, str) or not KEY_ID.fullmatch(value):
                     raise ValidationError("must be a key id like ed25519:<32 hex digits>")

@@ -1,23 +1,36 @@
 """``credit-ledger report render``: a report made by a ``credit_report`` query becomes a self-contained printable
-page and a PDF; the page, opened in a real chromium, shows the report with its code and QR code, loads nothing
-from elsewhere, and its /verify address, asked of the ledger's site, finds the report's entry."""
+page and a PDF; the page, opened in a real chromium, shows the report with its code and whole QR code, loads
+nothing from elsewhere, and its /verify address, asked of the ledger's site, finds the report's entry. The PDF is
+read back (pypdf): as many pages as the printed layout needs, each numbered and carrying the code, the text the
+page shows. Its first page is drawn to ``/tmp/report-page-1.png`` (pdftoppm; without it, the page printed as
+print media in chromium is captured instead) to be looked at."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
+import struct
 import subprocess
+import unicodedata
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import segno
+from pypdf import PdfReader
 
 from tests.e2e.test_server import CLI
 from tests.integration.test_report import made, publish_v2, report_query  # noqa: F401  (fixture)
 
 CHROMIUM = shutil.which("chromium")
+A4_CONTENT_PX = ((210 - 2 * 14) * 96 / 25.4, (297 - 2 * 16) * 96 / 25.4)  # A4 less the page's @page margins
+QR_BOX = """() => { const svg = document.querySelector('.verify svg'), vb = svg.viewBox.baseVal;
+  const b = svg.querySelector('path').getBBox(), m = svg.querySelector('path').getCTM();
+  const r = svg.getBoundingClientRect();
+  return {viewbox: vb ? [vb.width, vb.height] : null, drawn: [(b.x + b.width) * m.a, (b.y + b.height) * m.d],
+          shown: [r.width, r.height]}; }"""
 
 
 def render(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -42,7 +55,7 @@ def test_a_report_renders_as_a_page_and_a_pdf_whose_code_verifies(client, world,
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "<script" not in html and "<link" not in html and "src=" not in html
     url = f"https://credit.example.org/verify?code={code}"
-    assert segno.make(url, error="m").svg_inline(scale=4, border=2) in html  # the QR code carries that address
+    assert segno.make(url, error="m").svg_inline(scale=4, border=2, omitsize=True) in html  # the QR code's address
 
     requested: list[str] = []
     with sync_playwright() as p:
@@ -55,6 +68,14 @@ def test_a_report_renders_as_a_page_and_a_pdf_whose_code_verifies(client, world,
             fields = {name: page.inner_text(f'[data-field="{name}"]')
                       for name in ("code", "subject_name", "subject_id", "grade", "points", "position")}
             qr_modules = page.locator(".verify svg path").count()
+            qr = page.evaluate(QR_BOX)
+            # The layout as printed: A4's width less the margins, print media.
+            printed = browser.new_page(viewport={"width": round(A4_CONTENT_PX[0]), "height": 800})
+            printed.emulate_media(media="print")
+            printed.goto((tmp_path / "report.html").as_uri())
+            printed_height = printed.evaluate("document.documentElement.scrollHeight")
+            if shutil.which("pdftoppm") is None:
+                printed.screenshot(path="/tmp/report-page-1.png", full_page=True)
         finally:
             browser.close()
     assert requested == [(tmp_path / "report.html").as_uri()]  # nothing loaded from elsewhere
@@ -62,6 +83,31 @@ def test_a_report_renders_as_a_page_and_a_pdf_whose_code_verifies(client, world,
                       "points": "70（基础分 base 100）", "position": str(report["position"])}
     assert "信用报告" in text and "Credit report" in text and url in text and qr_modules >= 1
     assert "录用聘用从严审查" in text and report["records"][0]["fields"]["summary"] in text
+    # The whole QR code is drawn (quiet zone included), scaled to its box of at least 30 mm, nothing cut off.
+    assert qr["viewbox"] and qr["drawn"][0] <= qr["viewbox"][0] and qr["drawn"][1] <= qr["viewbox"][1], qr
+    assert min(qr["shown"]) >= 30 * 96 / 25.4, qr
+
+    # The PDF: as many pages as the printed layout needs (not fewer: nothing cut; at most one more where a table
+    # moved to the next page whole), each numbered "i / n" with the code; the text the page shows.
+    pdf = PdfReader(tmp_path / "report.pdf")
+    pages = [unicodedata.normalize("NFKC", page.extract_text()) for page in pdf.pages]
+    needed = math.ceil(printed_height / A4_CONTENT_PX[1])
+    assert needed <= len(pages) <= needed + 1, (len(pages), printed_height)
+    for number, page_text in enumerate(pages, 1):
+        # (页 may come out of the font as its radical form, which NFKC leaves as it is)
+        assert re.search(rf"第 {number} / {len(pages)} \S page", page_text) and code in page_text, page_text[-200:]
+        assert len(page_text.split("验证码 Verification code")[0].strip()) > 100  # no page is (nearly) empty
+    assert fields["subject_name"] in pages[0] and fields["subject_id"] in pages[0] and "信用报告" in pages[0]
+    whole = re.sub(r"\s+", "", "".join(pages))
+    for words in ("录用聘用从严审查", report["records"][0]["fields"]["summary"], "credit-ledgerreportverify",
+                  report["signature"]["key"]):
+        assert re.sub(r"\s+", "", words) in whole, words
+    assert len(pdf.pages[0].mediabox) == 4 and round(float(pdf.pages[0].mediabox.width) / 72 * 25.4) == 210
+    if shutil.which("pdftoppm"):
+        subprocess.run(["pdftoppm", "-r", "90", "-f", "1", "-l", "1", "-png", "-singlefile", tmp_path / "report.pdf",
+                        "/tmp/report-page-1"], check=True, timeout=60)
+    width, height = struct.unpack(">II", Path("/tmp/report-page-1.png").read_bytes()[16:24])
+    assert width > 0 and height > 0
 
     # The address the code and QR code carry, asked of this ledger's site: its entry is found.
     parts = urlsplit(url)

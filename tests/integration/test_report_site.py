@@ -181,7 +181,7 @@ def test_uploaded_files_that_are_too_big_or_not_reports_are_refused_in_both_lang
 
     def refused(r: Any, status: int, zh: str, en: str) -> None:
         assert r.status_code == status and result_of(r.text) == "error", r.text
-        assert (zh if 'lang="zh-CN"' in r.text else en) in r.text
+        assert f'<html lang="{lang}">' in r.text and (zh if lang == "zh-CN" else en) in r.text
 
     for lang in ("zh-CN", "en"):
         # A file just over 2 MiB (the body within the form's allowance: refused while the file is read) and one

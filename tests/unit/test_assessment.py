@@ -166,3 +166,71 @@ def test_the_shipped_catalogue_has_a_reporting_deadline_and_older_ones_fall_back
     parse_statement({"type": "department.registered", "id": str(uuid.uuid4()), "issuer": LEAD.code,
                      "issued_at": "2026-01-01T00:00:00Z", "ledger": "x", "department": LEAD.code, "name": "lead",
                      "items": [], "purposes": ["supervision"], "roles": ["authority"]})
+
+
+def in_group(dept: str, recorded: str, group: str | None, rid: str | None = None) -> Fact:
+    fact_ = submitted(dept, "2026-02-02", recorded, rid)
+    if group is not None:
+        fact_.statement["details"] = {"occupational_group": group}
+    return fact_
+
+
+def test_a_group_counts_only_statements_about_its_records_and_lifecycle_follows_the_record():
+    teacher, lawyer, none = (str(uuid.uuid4()) for _ in range(3))
+    facts = [
+        fact("department.registered", A, "2026-02-01T02:00:00Z", department=A, name="A"),
+        in_group(A, "2026-02-03T02:00:00Z", "teacher", teacher),
+        in_group(A, "2026-02-03T02:00:00Z", "lawyer", lawyer),
+        in_group(B, "2026-02-03T02:00:00Z", None, none),
+        fact("record.corrected", A, "2026-02-04T02:00:00Z", record_id=teacher, changes={"summary": "x"}),
+        fact("record.revoked", A, "2026-02-05T02:00:00Z", record_id=lawyer),
+        fact("objection.filed", WINDOW, "2026-02-05T02:00:00Z", "2026-03-31", record_id=teacher),
+        fact("measure.applied", A, "2026-02-06T02:00:00Z", records=[lawyer]),
+        fact("measure.applied", B, "2026-02-06T02:00:00Z"),
+    ]
+    refusals = [Refusal(A, "2026-02-07T02:00:00Z", "stale: issued 900 s before")]
+    everything = run(facts, refusals)
+    only = run(facts, refusals, occupational_group="teacher")
+    assert only["occupational_group"] == "teacher" and "occupational_group" not in everything
+    rows = {(r["department"], r["month"]): r for r in only["rows"]}
+    assert set(rows) == {(A, "2026-02"), (WINDOW, "2026-02")}  # B's records have no group
+    a = rows[(A, "2026-02")]
+    assert (a["statements"], a["records"], a["corrections"], a["revocations"], a["measures_applied"]) == (2, 1, 1, 0, 0)
+    assert (a["objections_filed"], a["objections_open"], a["refused_queries"]) == (1, 1, 0)
+    assert rows[(WINDOW, "2026-02")]["statements"] == 1
+    assert only["departments"] == {A: "A", WINDOW: ""}  # a name registered outside the group is still known
+    lawyers = {r["department"]: r for r in run(facts, refusals, occupational_group="lawyer")["rows"]}
+    assert (lawyers[A]["records"], lawyers[A]["revocations"], lawyers[A]["measures_applied"]) == (1, 1, 1)
+    everyone = {r["department"]: r for r in everything["rows"]}
+    assert (everyone[A]["records"], everyone[A]["refused_queries"], everyone[B]["statements"]) == (2, 1, 2)
+    assert run(facts, refusals, occupational_group="tour_guide")["rows"] == []
+
+
+def test_a_correction_replacing_the_details_moves_the_record_to_its_new_group_from_then_on():
+    rid = str(uuid.uuid4())
+    facts = [in_group(A, "2026-01-05T02:00:00Z", "teacher", rid),
+             fact("record.corrected", A, "2026-02-04T02:00:00Z", record_id=rid,
+                  changes={"details": {"occupational_group": "physician"}}),
+             fact("record.revoked", A, "2026-03-04T02:00:00Z", record_id=rid)]
+    teachers = [(r["month"], r["statements"]) for r in run(facts, occupational_group="teacher")["rows"]]
+    physicians = [(r["month"], r["corrections"], r["revocations"])
+                  for r in run(facts, occupational_group="physician")["rows"]]
+    assert teachers == [("2026-01", 1)]
+    assert physicians == [("2026-02", 1, 0), ("2026-03", 0, 1)]
+
+
+def test_the_group_filter_is_a_catalogue_code():
+    groups = parse_catalogue(shipped_catalogue_document(3)).occupational_groups
+    assert len(groups) == 14
+    ok = query(LEAD, "department_assessment", "supervision", filters={"occupational_group": "teacher"})
+    check_shape(ok)
+    check_shape(ok, groups)
+    unknown = query(LEAD, "department_assessment", "supervision", filters={"occupational_group": "astronaut"})
+    check_shape(unknown)  # without the catalogue: its form only
+    with pytest.raises(ValidationError, match=r"filters\.occupational_group: .*teacher.*tour_guide"):
+        check_shape(unknown, groups)
+    for bad in ("Teacher", "", "teacher!", 3, "x" * 65):
+        with pytest.raises(ValidationError, match="occupational groups"):
+            check_shape(query(LEAD, "department_assessment", "supervision", filters={"occupational_group": bad}))
+    with pytest.raises(ValidationError, match="not a filter"):
+        check_shape(query(LEAD, "access_log", "privacy_review", filters={"occupational_group": "teacher"}))

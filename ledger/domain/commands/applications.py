@@ -19,6 +19,7 @@ Each runs on the ``CreditRecord`` with a ``Change`` like the other lifecycle com
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ledger.domain import catalogue_policy as policy
@@ -35,6 +36,9 @@ def _subjects(record: CreditRecord, change: Change, what: str) -> None:
         raise RuleError(f"the {what}'s subject is not the record's subject")
     if record.revoked:
         raise RuleError("the record was revoked; there is nothing to apply for")
+    if what != "commitment" and record.doc.get("source"):
+        raise RuleError("a record from another source is for reference only: it is repaired or put right at its "
+                        "source, not here")
 
 
 def _pending(record: CreditRecord, kind: str) -> dict[str, Any] | None:
@@ -100,16 +104,23 @@ def apply_for_deferral(record: CreditRecord, change: Change) -> None:
         raise RuleError("the record is already disclosed; a deferral can no longer hold it back")
     if _pending(record, "deferral") is not None:
         raise ConflictError("a deferral application for this record is still open")
-    _check_until(change.values["until"], change, months)
+    _check_until(record, change.values["until"], change, months)
     deadline = rules.add_working_days(change.today, change.catalogue.application_days)
     record._deferral_applied(**change.entry, deadline=deadline.isoformat())
 
 
-def _check_until(until: Any, change: Change, months: int) -> None:
-    latest = rules.add_months(change.today, months)
+def _check_until(record: CreditRecord, until: Any, change: Change, months: int) -> None:
+    """The deferral ends after the application's day and at most ``months`` after the day the record's first
+    granted deferral was applied for (this application's day, if none was granted): deferrals do not chain past
+    the catalogue's longest one."""
+    granted = [a["filed_at"][:10] for a in record.applications.values()
+               if a["kind"] == "deferral" and (a["decided"] or {}).get("outcome") == "granted"]
+    start = date.fromisoformat(min(granted)) if granted else change.today
+    latest = rules.add_months(start, months)
     if not change.today < until <= latest:
-        raise ValidationError(f"until: must lie after {change.today.isoformat()} and at most {months} months later, "
-                              f"by {latest.isoformat()}")
+        since = f"{start.isoformat()}, when the first granted deferral was applied for" if granted else "then"
+        raise ValidationError(f"until: must lie after {change.today.isoformat()} and at most {months} months "
+                              f"after {since}: by {latest.isoformat()}")
 
 
 def decide_deferral(record: CreditRecord, change: Change) -> None:

@@ -118,6 +118,10 @@ def correct(record: CreditRecord, change: Change) -> None:
     merged = {**record.fields, **v["changes"]}
     check_record_dates(merged, change.today)
     policy.check_valid_until(merged, item, catalogue)
+    if item.adults_only:
+        policy.check_adult({"subject": record.subject, "decision_date": parse_date(merged["decision_date"]),
+                            "behaviour_end": parse_date(merged["behaviour_end"]) if merged.get("behaviour_end")
+                            else None}, item)
     public_until = None
     if record.disclosure is not None:
         public_until = policy.disclosure_until(merged, item, record.disclosure["list"],
