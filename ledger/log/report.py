@@ -195,11 +195,41 @@ def verify_report(report: Any, report_key: str, log_key: str, later_checkpoint: 
                 raise ReportError(f"record {record.get('record_id')}: its first entry is not its submission "
                                   "about the report's subject")
             count += 1
+    for record in report.get("organisation_records") or []:
+        count += _check_organisation_record(record, checkpoint, subject)
     later = None
     if later_checkpoint is not None:
         later = check_consistency(checkpoint, later_checkpoint, consistency_proof, log_key)
     return VerifiedReport(origin=str(origin), subject=str(subject), tree_size=checkpoint.size, entries=count,
                           code=verification_code(report), later_size=later)
+
+
+def _check_organisation_record(record: Any, checkpoint: Checkpoint, subject: Any) -> int:
+    """An organisation's record shown because the subject was responsible for it: its entries proven, the first its
+    submission about the organisation; the tenure's entries proven, the first recording that the subject held a
+    role for that organisation, an end (if any) ending that tenure. Returns how many entries were checked."""
+    rid = record.get("record_id") if isinstance(record, dict) else "?"
+    tenure = record.get("arising_from") if isinstance(record, dict) else None
+    entries = record.get("entries") if isinstance(record, dict) else None
+    if not entries or not isinstance(tenure, dict) or not tenure.get("entries"):
+        raise ReportError(f"organisation record {rid} lacks its entries or the tenure behind it")
+    organisation = tenure.get("organisation")
+    for i, item in enumerate(entries):
+        st = check_inclusion(item, checkpoint, f"organisation record {rid} entry {i}")
+        if i == 0 and (st.get("type"), st.get("id"), st.get("subject"), st.get("subject_type")) != (
+                "record.submitted", rid, organisation, "organisation"):
+            raise ReportError(f"organisation record {rid}: its first entry is not its submission about the "
+                              "organisation it names")
+    for i, item in enumerate(tenure["entries"]):
+        st = check_inclusion(item, checkpoint, f"organisation record {rid} tenure entry {i}")
+        expected = (("responsibility.recorded", tenure.get("responsibility_id"), organisation, subject) if i == 0
+                    else ("responsibility.ended", st.get("id"), None, None))
+        found = ((st.get("type"), st.get("id"), st.get("organisation"), st.get("person")) if i == 0
+                 else (st.get("type"), st.get("id"), None, None))
+        if found != expected or (i > 0 and st.get("responsibility_id") != tenure.get("responsibility_id")):
+            raise ReportError(f"organisation record {rid}: the tenure's entries do not show the report's subject "
+                              "responsible for the organisation")
+    return len(entries) + len(tenure["entries"])
 
 
 _CODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

@@ -5,6 +5,7 @@ authority or a registrar, in a catalogue role; the live archive and an as-of rep
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -287,3 +288,19 @@ def test_a_credit_report_proves_the_organisation_records_and_tenures_it_shows(cl
     bent["signature"]["value"] = KeyPair.load(world.settings.keys_dir / "report.pem").sign(signed_bytes(bent))
     with pytest.raises(ReportError, match="does not lead to the checkpoint's root"):
         check_inclusion(bent["organisation_records"][0]["entries"][0], checkpoint, "entry")
+    with pytest.raises(ReportError, match="organisation record .* entry 0"):
+        verify_report(bent, report_key, log_key)  # the offline check proves every organisation entry itself
+    # Re-signed with the report key, a tenure of someone else or of another organisation is still refused.
+    signer = KeyPair.load(world.settings.keys_dir / "report.pem")
+    for path, value in ((("arising_from", "responsibility_id"), str(uuid.uuid4())),
+                        (("arising_from", "organisation"), make_uscc())):
+        forged = copy.deepcopy(report)
+        forged["organisation_records"][0][path[0]][path[1]] = value
+        forged["signature"]["value"] = signer.sign(signed_bytes(forged))
+        with pytest.raises(ReportError, match="organisation record"):
+            verify_report(forged, report_key, log_key)
+    forged = copy.deepcopy(report)
+    forged["organisation_records"][0]["arising_from"]["entries"] = []
+    forged["signature"]["value"] = signer.sign(signed_bytes(forged))
+    with pytest.raises(ReportError, match="lacks its entries or the tenure"):
+        verify_report(forged, report_key, log_key)
