@@ -22,8 +22,10 @@ GUIDE_ZH: dict[str, str] = {
     "g_rep_max": "最长公示期", "g_rep_months": "{n} 个月",
     "g_rep_cap": "无论哪种情况，失信行为结束 {cap} 年后不再公示。期限均从决定日期起算。",
     "g_rep_methods": "修复方式", "g_rep_how": "怎样申请",
-    "g_rep_step1": "向名单上载明的认定部门提出申请，提交已纠正失信行为的证明和信用承诺书。",
-    "g_rep_step2": "认定部门核实后在账本中记录修复（附证明和承诺书编号）。记录修复后，该条信息立即从名单移除，不再共享给其他部门。",
+    "g_rep_step1": "携带身份证件到信用服务窗口，签署信用承诺书，并提交已纠正失信行为的证明，提出修复申请；窗口核实身份后把承诺和申请作为签名记录写入账本。",
+    "g_rep_step2": "作出认定的部门应在 {days} 个工作日内作出决定：同意的，该条信息立即从名单移除，不再共享给其他部门；不同意的，须说明理由。",
+    "g_rep_deferral": "需要时间履行义务的，可以在窗口申请延期（最长 {months} 个月）；延期获准期间，该条信息不在名单上公示。",
+    "g_rep_explain": "您也可以通过窗口为记录附上一份自主解释，与该条记录一同显示。",
     "g_rep_only_negative": "只有失信（负面）记录需要修复；守信记录在有效期满后自动移除。",
     "g_acc_title": "如何查看谁查询过我",
     "g_acc_intro": "任何部门查询个人信用信息，都必须先把查询（部门、目的、依据）写入公开的账本，然后才能得到数据：没有记录，就没有数据。",
@@ -64,10 +66,15 @@ GUIDE_EN: dict[str, str] = {
     "g_rep_cap": "In any case nothing is published more than {cap} years after the conduct ended. Periods count from "
                  "the decision date.",
     "g_rep_methods": "Ways to repair", "g_rep_how": "How",
-    "g_rep_step1": "Apply to the deciding authority named on the entry, with proof that the conduct was corrected and "
-                   "a signed credit commitment.",
-    "g_rep_step2": "The authority checks them and records the repair in the ledger (with the references of the proof "
-                   "and the commitment). From then on the entry is off the list and no longer shared.",
+    "g_rep_step1": "Bring your identity document to a credit service window: sign a credit commitment and apply for "
+                   "repair with proof that the conduct was corrected. Once the window has checked who you are, it "
+                   "records the commitment and the application in the ledger as signed statements.",
+    "g_rep_step2": "The deciding authority decides within {days} working days. Granted, the entry is off the list at "
+                   "once and no longer shared; refused, the authority gives its reasons.",
+    "g_rep_deferral": "If you need time to fulfil the obligation, apply at a window for a deferral (at most {months} "
+                      "months); while a deferral granted runs, the entry is not put on a public list.",
+    "g_rep_explain": "You may also add an explanation of your own to the record through a window; it is shown "
+                     "next to the record.",
     "g_rep_only_negative": "Only untrustworthy (negative) records are repaired; trustworthy ones leave at the end of "
                            "their validity.",
     "g_acc_title": "How to see who queried your data",

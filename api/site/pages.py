@@ -115,7 +115,9 @@ class Labels:
         periods = [(s, SEVERITY[lang].get(s, s), int(disclosure[s]["min_months"]), int(disclosure[s]["max_months"]))
                    for s in self.doc["severities"] if s in disclosure]
         return {"periods": periods, "cap": int(disclosure["behaviour_cap_years"]),
-                "methods": [(m, REPAIR_METHOD[lang].get(m, m)) for m in self.doc["repair_methods"]]}
+                "methods": [(m, REPAIR_METHOD[lang].get(m, m)) for m in self.doc["repair_methods"]],
+                "decision_days": int(self.doc.get("application_decision_working_days", 10)),
+                "deferral_months": int(self.doc.get("deferral_max_months", 0))}
 
     def access_rules(self, lang: str) -> dict[str, Any]:
         return {"page": DEFAULT_PAGE, "purposes": [PURPOSE[lang][p] for p in self.doc["purposes"] if p in PURPOSE[lang]]}

@@ -295,14 +295,18 @@ def test_guides_render_the_deadlines_of_the_latest_catalogue(site):
     assert 'data-days="3"' in page and 'data-days="7"' in page and "3 个工作日" in page
     repair = client.get("/guide/repair", params={"lang": "en"}).text
     assert 'data-severity="serious"' in repair and "12 months" in repair and "36 months" in repair
-    doc = shipped_catalogue_document()
-    doc = dict(doc, version=2, objection_deadline_working_days={"alone": 4, "with_verification": 9},
+    assert 'data-decision-days="10"' in repair and "data-deferral-months" not in repair  # v1: no deferrals
+    doc = shipped_catalogue_document(3)
+    doc = dict(doc, version=3, objection_deadline_working_days={"alone": 4, "with_verification": 9},
+               application_decision_working_days=12,
                disclosure={**doc["disclosure"], "serious": {"min_months": 18, "max_months": 36}})
-    world.append_ok(world.signed(world.authority_dept, "catalogue.published", version=2, catalogue=doc))
+    world.append_ok(world.signed(world.authority_dept, "catalogue.published", version=3, catalogue=doc))
     client.app.state.views.archive.catch_up_all()  # type: ignore[attr-defined]
     page = client.get("/guide/objection").text
     assert 'data-days="4"' in page and 'data-days="9"' in page and 'data-days="3"' not in page
-    assert '<td data-label="最短公示期（此后可申请修复）" data-months="18">18 个月</td>' in client.get("/guide/repair").text
+    repair = client.get("/guide/repair").text
+    assert '<td data-label="最短公示期（此后可申请修复）" data-months="18">18 个月</td>' in repair
+    assert "12 个工作日内作出决定" in repair and "最长 6 个月" in repair
     assert "每页默认 200 条" in client.get("/guide/access-log").text
 
 
