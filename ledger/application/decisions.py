@@ -118,7 +118,8 @@ class Decisions(CompromiseWindows):
     def _decide_query(self, authority: Authority | None, env: Envelope, now: datetime) -> Query:
         st = env.statement
         _, dept = self._issuer(authority, env)
-        queries.check_shape(st)
+        groups = authority.catalogue.occupational_groups if authority is not None and authority.catalogue else ()
+        queries.check_shape(st, groups)
         outcome = queries.decide(dept, st, now, self.max_clock_skew)
         return Query._create(Query.Requested, id=st.id, outcome=outcome,
                              **entry_fields(st, env.key_id, env.signature, now))

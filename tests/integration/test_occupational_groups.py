@@ -101,9 +101,12 @@ def test_the_assessment_of_one_group_counts_only_its_records_statements(client, 
     assert (lawyers[dept.code]["records"], lawyers[dept.code]["revocations"]) == (1, 1) and window.code not in lawyers
     _, everyone = totals()
     assert (everyone[dept.code]["records"], everyone[dept.code]["revocations"]) == (4, 1)
-    # a code of the right form the catalogue does not list counts nothing, and the answer says so
-    data, by = totals(occupational_group="astronaut")
-    assert by == {} and "not an occupational group of catalogue v3" in data["occupational_group_unknown"]
+    # a code of the right form the catalogue in force does not list is refused, naming the groups; nothing stored
+    before = world.ledger.count()
+    r = client.post("/v1/queries", json=assessment(world, lead, occupational_group="astronaut"))
+    assert r.status_code == 422 and r.json()["type"] == P + "invalid-statement", r.text
+    assert "must be one of the occupational groups" in r.json()["detail"] and "tour_guide" in r.json()["detail"]
+    assert world.ledger.count() == before
 
 
 def test_a_group_filter_of_the_wrong_form_stores_nothing(client, world):
