@@ -11,7 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from ledger.application import Ledger
+from ledger.domain.inbox import with_overdue
+from ledger.domain.queries import DEFAULT_PAGE
 from ledger.domain.review import review
 from ledger.format.statements import format_datetime, parse_datetime
 from projections.access_log import AccessLogView, entries_before
@@ -117,6 +121,9 @@ class Answers:
 
             self.fresh_access_log.up_to(position)
             return department_assessment(self.ledger, self.store, filters, now, position)
+        if scope == "department_inbox":
+            self.fresh_archive.up_to(position)
+            return department_inbox(self.store, values["issuer"], filters, now.date().isoformat())
         if scope == "key_compromise":
             since = parse_datetime(filters["from"]) if "from" in filters else None
             return self.ledger.key_compromise(filters["key_id"], since, int(filters.get("after", 0)), position)
@@ -159,6 +166,21 @@ class Answers:
                 item["outcome"] = ev.outcome
             out.append(item)
         return out
+
+
+def department_inbox(store: Store, department: str, filters: dict[str, Any], day: str) -> dict[str, Any]:
+    """The querying department's open objections and applications (``ledger.domain.inbox``), the answer due soonest
+    first, ``limit`` of them (default ``DEFAULT_PAGE``), with how many there are and how many are overdue."""
+    where, params = "issuer = %s", [department]
+    if "kind" in filters:
+        where, params = where + " AND kind = %s", [*params, filters["kind"]]
+    limit = int(filters.get("limit", DEFAULT_PAGE))
+    rows = store.query(f"SELECT doc FROM view_open_items WHERE {where} ORDER BY deadline, item_id LIMIT %s",
+                       (*params, limit))
+    (total, overdue), = store.query(f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN deadline < %s THEN 1 ELSE 0 END), 0)"
+                                    f" FROM view_open_items WHERE {where}", (day, *params))
+    return {"department": department, "as_of_day": day, "total": int(total), "overdue": int(overdue),
+            "open": [with_overdue(orjson.loads(doc), day) for (doc,) in rows]}
 
 
 def _paged(answer: dict[str, Any], more: int | None) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from ledger.domain.inbox import has_items, open_items
 from projections.archive_model import Model, dumps, record_row
 from projections.store import Tx
 
@@ -24,8 +25,28 @@ SQLITE_DDL = [
     ("CREATE TABLE IF NOT EXISTS view_responsibilities (id TEXT PRIMARY KEY, organisation TEXT NOT NULL,"
      " person TEXT NOT NULL, until TEXT, doc TEXT NOT NULL, position INTEGER NOT NULL)"),
     "CREATE INDEX IF NOT EXISTS view_responsibilities_person ON view_responsibilities (person)",
+    ("CREATE TABLE IF NOT EXISTS view_open_items (record_id TEXT NOT NULL, item_id TEXT NOT NULL, issuer TEXT NOT NULL,"
+     " kind TEXT NOT NULL, deadline TEXT NOT NULL, doc TEXT NOT NULL, position INTEGER NOT NULL,"
+     " PRIMARY KEY (record_id, item_id))"),
+    "CREATE INDEX IF NOT EXISTS view_open_items_issuer ON view_open_items (issuer, deadline, item_id)",
+    # Once, in a file written before the table existed: the open objections its documents already hold (there were
+    # no applications before; PostgreSQL: migrations/0013).
+    "CREATE TABLE IF NOT EXISTS view_open_items_filled (filled INTEGER NOT NULL)",
+    ("INSERT INTO view_open_items (record_id, item_id, issuer, kind, deadline, doc, position)"
+     " SELECT a.record_id, o.key, a.issuer, 'objection', json_extract(o.value, '$.deadline'),"
+     " json_object('deadline', json_extract(o.value, '$.deadline'), 'document_number',"
+     " json_extract(a.doc, '$.fields.document_number'), 'filed_at', json_extract(o.value, '$.filed_at'), 'id', o.key,"
+     " 'issuer', a.issuer, 'item', json_extract(a.doc, '$.item'), 'kind', 'objection', 'needs_verification',"
+     " json(CASE WHEN json_extract(o.value, '$.needs_verification') THEN 'true' ELSE 'false' END),"
+     " 'record_id', a.record_id), a.position"
+     " FROM archive_records AS a, json_each(a.doc, '$.objections') AS o"
+     " WHERE json_type(a.doc, '$.revoked') = 'null' AND json_type(o.value, '$.resolved') = 'null'"
+     " AND NOT EXISTS (SELECT 1 FROM view_open_items_filled)"),
+    "INSERT INTO view_open_items_filled SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM view_open_items_filled)",
 ]
-TABLES = ("archive_records", "view_departments", "view_catalogues", "view_responsibilities")
+TABLES = ("archive_records", "view_departments", "view_catalogues", "view_responsibilities", "view_open_items")
+OPEN_ITEM_COLUMNS = ("record_id", "item_id", "issuer", "kind", "deadline", "doc", "position")
+OPEN_ITEM_TYPES = ("text", "text", "text", "text", "text", "text", "bigint")
 COLUMNS = ("record_id", "subject", "issuer", "field", "kind", "list", "public_until", "decision_date", "minor",
            "repaired", "revoked", "doc", "position")
 TYPES = ("text", "text", "text", "text", "text", "text", "text", "text", "smallint", "smallint", "smallint", "text",
@@ -47,6 +68,8 @@ class Page(NamedTuple):
     catalogues: list[tuple[int, str]]
     tenures: list[tuple[str, str, str, str | None, str, int]] = []  # responsibilities recorded in the page
     tenure_ends: list[tuple[str, str]] = []  # (until, id) of tenures ended in the page
+    cleared: list[tuple[str]] = []  # records whose open items are written again (they had objections or applications)
+    open_items: list[tuple[Any, ...]] = []  # their open objections and applications now
 
     @classmethod
     def of(cls, model: Model, start: int, last: int) -> Page:
@@ -60,7 +83,8 @@ class Page(NamedTuple):
                    [(v, dumps(doc)) for v, doc in sorted(model.catalogues.items())],
                    [(t["id"], t["organisation"], t["person"], t["until"], dumps(t), last)
                     for t in (model.tenures[i] for i in sorted(model.new_tenures))],
-                   [(until, i) for i, until in model.tenure_ends])
+                   [(until, i) for i, until in model.tenure_ends],
+                   *_open_items(model, changed, last))
 
     def write(self, tx: Tx) -> None:
         tx.insert_many("archive_records", COLUMNS, TYPES, self.created)
@@ -73,6 +97,22 @@ class Page(NamedTuple):
                            " VALUES (%s, %s, %s, %s, %s, %s)", self.tenures)
         if self.tenure_ends:
             tx.executemany("UPDATE view_responsibilities SET until = %s WHERE id = %s", self.tenure_ends)
+        if self.cleared:
+            tx.executemany("DELETE FROM view_open_items WHERE record_id = %s", self.cleared)
+            tx.insert_many("view_open_items", OPEN_ITEM_COLUMNS, OPEN_ITEM_TYPES, self.open_items)
         if self.catalogues:
             tx.executemany("INSERT INTO view_catalogues (version, doc) VALUES (%s, %s)"
                            " ON CONFLICT (version) DO UPDATE SET doc = excluded.doc", self.catalogues)
+
+
+def _open_items(model: Model, changed: list[str], last: int) -> tuple[list[tuple[str]], list[tuple[Any, ...]]]:
+    """(records whose open items are written again, their open items' rows): only records that ever had an
+    objection or an application, so most pages delete and insert nothing."""
+    cleared, rows = [], []
+    for rid in changed:
+        doc = model.docs[rid]
+        if not has_items(doc):
+            continue
+        cleared.append((rid,))
+        rows += [(rid, i["id"], i["issuer"], i["kind"], i["deadline"], dumps(i), last) for i in open_items(doc)]
+    return cleared, rows

@@ -48,7 +48,7 @@ def qr_svg(url: str) -> str:
     whole symbol, quiet zone included, to the size it prints at."""
     import segno
 
-    return str(segno.make(url, error="m").svg_inline(scale=4, border=2))
+    return str(segno.make(url, error="m").svg_inline(scale=4, border=2, omitsize=True))
 
 
 def render_html(report: Any, site: str | None = None) -> tuple[str, str]:

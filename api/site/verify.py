@@ -14,6 +14,7 @@ and date, and nothing of the subject: the uploader already has the report, and t
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Any
 from urllib.parse import parse_qs
@@ -35,6 +36,9 @@ MAX_PARTS = 4
 UPLOAD_PARTS = ("file", "report")
 """The multipart parts a report is read from, in this order: the chosen file, else a pasted text."""
 BOM = b"\xef\xbb\xbf"
+# A malformed form is answered with a page; the parser's own warning lines (byte values and offsets of the upload)
+# would only repeat it on the server's stderr, beside the access log.
+logging.getLogger("python_multipart").setLevel(logging.ERROR)
 NO_STORE = "no-store"
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from keys import Department
+from ledger.domain.inbox import KINDS as INBOX_KINDS
 from ledger.errors import ValidationError
 from ledger.format.statements import Statement, parse_date, parse_datetime
 
@@ -31,6 +32,7 @@ SCOPES: dict[str, tuple[bool, frozenset[str] | None, frozenset[str] | None]] = {
         "employment", "enterprise_head_appointment", "title_evaluation", "commendation", "civil_service_hiring",
         "appointment_and_promotion", "administrative_licensing", "qualification_certification", "public_benefits",
         "public_funding", "procurement_and_bidding", "subject_self_query", "authorised_third_party"})),
+    "department_inbox": (False, None, frozenset({"objection_handling", "repair_handling"})),
 }
 # purposes that need a role whatever the scope
 PURPOSE_ROLES = {"subject_self_query": "service_window", "privacy_review": "privacy_officer", "audit": "auditor",
@@ -47,6 +49,7 @@ FILTERS: dict[str, dict[str, str]] = {
     "key_compromise": {"key_id": "key_id", "from": "datetime", "after": "int"},
     "department_assessment": {"from": "month", "to": "month", "department": "text", "occupational_group": "group"},
     "credit_report": {},
+    "department_inbox": {"kind": "inbox_kind", "limit": "limit"},
 }
 MAX_ENTRIES = 1000
 KEY_ID = re.compile(r"ed25519:[0-9a-f]{32}")
@@ -98,6 +101,9 @@ def check_shape(st: Statement, groups: Collection[str] = ()) -> None:
                 if not isinstance(value, str) or not GROUP.fullmatch(value) or (groups and value not in groups):
                     allowed_groups = ", ".join(sorted(groups)) if groups else "the catalogue's codes"
                     raise ValidationError(f"must be one of the occupational groups ({allowed_groups})")
+            elif kind == "inbox_kind":
+                if value not in INBOX_KINDS:
+                    raise ValidationError("must be one of " + ", ".join(INBOX_KINDS))
             elif kind == "key_id":
                 if not isinstance(value, str) or not KEY_ID.fullmatch(value):
                     raise ValidationError("must be a key id like ed25519:<32 hex digits>")

@@ -51,7 +51,7 @@ RECORD_TYPES = (
 WINDOW_TYPES = ("objection.filed", "statement.added", "repair.applied", "deferral.applied", "commitment.signed")
 """Statements a subject makes through a service window (the window's department signs them)."""
 QUERY_SCOPES = ("archive", "subject_access_log", "access_log", "review_report", "ledger_entries", "as_of_archive",
-                "as_of_lists", "key_compromise", "department_assessment", "credit_report")
+                "as_of_lists", "key_compromise", "department_assessment", "credit_report", "department_inbox")
 CORRECTABLE = ("subject_name", "summary", "decision_date", "document_number", "legal_basis",
                "behaviour_end", "valid_until", "details")
 

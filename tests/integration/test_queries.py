@@ -74,6 +74,7 @@ SCOPE_CASES = {
     "department_assessment": (dict(items=[], purposes=["supervision"], roles=["authority"]),
                               dict(purpose="supervision")),
     "credit_report": (dict(purposes=["employment"]), dict(purpose="employment", subject=True)),
+    "department_inbox": (dict(purposes=["objection_handling"]), dict(purpose="objection_handling")),
 }
 
 

@@ -154,3 +154,14 @@ def test_the_records_a_measure_cites_exist_are_the_subjects_and_shareable_on_its
     earlier = statement("measure.applied", dept.code, at=before, measure="P-EMPLOYMENT", subject=SUBJECT,
                         purpose="employment", decision_reference="QX-2026-8", records=[str(old.id)])
     check_cited_records(earlier, docs)
+
+
+def test_a_record_from_another_source_does_not_ground_a_measure():
+    dept = department()
+    v3 = parse_catalogue(shipped_catalogue_document(3))
+    ref = submitted(dept, catalogue=v3, subject=SUBJECT, source="financial_credit_database")
+    own = submitted(dept, catalogue=v3, subject=SUBJECT)
+    cite = statement("measure.applied", dept.code, measure="P-EMPLOYMENT", subject=SUBJECT, purpose="employment",
+                     decision_reference="QX-2026-9", records=[str(own.id), str(ref.id)])
+    with pytest.raises(RuleError, match=f"record {ref.id} comes from another source and is for reference only"):
+        check_cited_records(cite, {own.id: own.doc, ref.id: ref.doc})

@@ -43,8 +43,9 @@ def application(stmt: Statement, department: Department, catalogue: Catalogue) -
 
 def check_cited_records(stmt: Statement, docs: Mapping[UUID, dict[str, Any] | None]) -> None:
     """Check each record a ``measure.applied`` names in ``records`` against its document in ``docs`` (None for a
-    record the ledger does not hold): it exists (else ``NotFoundError``), is about the statement's subject and is
-    shareable on the statement's issue date (else ``RuleError``)."""
+    record the ledger does not hold): it exists (else ``NotFoundError``), is about the statement's subject, is
+    shareable on the statement's issue date and is not a record from another source, for reference only (else
+    ``RuleError``)."""
     v = stmt.values
     day = stmt.issued_at.date().isoformat()
     for record_id in v.get("records", []):
@@ -56,3 +57,6 @@ def check_cited_records(stmt: Statement, docs: Mapping[UUID, dict[str, Any] | No
         state = record_doc.status(doc, day)
         if not record_doc.shareable(doc, day):
             raise RuleError(f"record {record_id} is {state} on {day} and cannot ground a measure")
+        if record_doc.reference_only(doc):
+            raise RuleError(f"record {record_id} comes from another source and is for reference only: a measure "
+                            "rests on a department's own record (adopt it first)")
