@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
+import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from api.runtime import AUTHORITY_KEY, init, open_ledger
@@ -220,3 +226,27 @@ def wait_until_serving(proc: Any, url: str, log: Any, seconds: float = 60) -> No
             log.seek(0)
             raise AssertionError("server did not start: " + log.read())
         time.sleep(0.2)
+
+
+@contextmanager
+def serve_process(cwd: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real ``credit-ledger serve`` in ``cwd`` on a free port (the environment without ``CREDIT_LEDGER_*``
+    settings, plus ``env``); yields its URL once it answers, stops it afterwards."""
+    import socket
+    import subprocess
+
+    cli = shutil.which("credit-ledger") or str(Path(sys.executable).parent / "credit-ledger")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_LEDGER_")} | (env or {})
+    with open(cwd / "server.log", "w+") as log:
+        proc = subprocess.Popen([cli, "serve", "--port", str(port), "--log-level", "warning"], cwd=cwd, env=environ,
+                                stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_serving(proc, url, log)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(30)

@@ -171,18 +171,24 @@ def test_auditor_entries_points_in_time_verification_and_checkpoints(site: Site,
     v.shot("console-auditor", "console-auditor.png")
 
 
-def test_service_window_archive_printed_and_an_objection_signed_into_the_ledger(site: Site, visit: Any) -> None:
-    v = visit("window", "service_window")
+def open_resident(v: Any, resident: str, method: str, reference: str) -> list[int]:
+    """At the service window, open a resident's archive after an identity check; the leaves of its queries."""
     page = v.page
     page.goto(v.origin + "/window")
 
     def open_archive() -> None:
-        page.fill("input[name=subject]", site.resident)
-        page.select_option("select[name=method]", "id_card_reader")
-        page.fill("input[name=reference]", "window 3, card read 51007")
+        page.fill("input[name=subject]", resident)
+        page.select_option("select[name=method]", method)
+        page.fill("input[name=reference]", reference)
         page.click("form button[type=submit]")
 
-    assert len(v.view(action=open_archive)) == 2  # the archive and the resident's own access log
+    return list(v.view(action=open_archive))
+
+
+def test_service_window_archive_printed_and_an_objection_signed_into_the_ledger(site: Site, visit: Any) -> None:
+    v = visit("window", "service_window")
+    page = v.page
+    assert len(open_resident(v, site.resident, "id_card_reader", "window 3, card read 51007")) == 2  # archive, log
     records = page.locator("article.record")
     assert records.count() > 0 and page.locator("#points-total").inner_text().strip().lstrip("-").isdigit()
     v.shot("console-service-window", "console-service-window.png")
@@ -213,15 +219,7 @@ def test_service_window_signs_a_commitment_and_files_a_repair_application_the_le
                                                                                               visit: Any) -> None:
     v = visit("window", "service_window")
     page = v.page
-    page.goto(v.origin + "/window")
-
-    def open_archive() -> None:
-        page.fill("input[name=subject]", site.resident)
-        page.select_option("select[name=method]", "id_card_inspection")
-        page.fill("input[name=reference]", "window 5, card inspected")
-        page.click("form button[type=submit]")
-
-    v.view(action=open_archive)
+    open_resident(v, site.resident, "id_card_inspection", "window 5, card inspected")
     record_id = page.locator("#commitment-form select[name=record_id] option").first.get_attribute("value")
 
     def sign(form: str, fill: Any) -> None:

@@ -5,17 +5,14 @@ directory."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.test_server import CLI, _free_port
-from tests.support import wait_until_serving
+from tests.support import serve_process
 
 pytestmark = pytest.mark.server
 playwright = pytest.importorskip("playwright.sync_api")
@@ -26,19 +23,8 @@ CHROMIUM = shutil.which("chromium")
 def served(tmp_path: Path) -> Iterator[str]:
     if CHROMIUM is None:
         pytest.skip("chromium is not installed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_LEDGER_")}
-    port = _free_port()
-    log = open(tmp_path / "server.log", "w+")
-    proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--log-level", "warning"], cwd=tmp_path, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(proc, url, log)
+    with serve_process(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
 
 
 def _open(url: str, path: str, shot: Path, ready: str) -> list[str]:

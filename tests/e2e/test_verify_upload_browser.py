@@ -10,10 +10,8 @@ Screenshots go to ``/tmp/verify-*.png`` (1280 and 390 pixels wide).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,9 +23,8 @@ from keys import KeyPair
 from ledger.domain.catalogue import shipped_catalogue_document
 from ledger.domain.genesis import AUTHORITY_CODE
 from ledger.log.report import report_entry_code
-from tests.e2e.test_server import CLI, _free_port
 from tests.e2e.test_site_browser import Ledger
-from tests.support import make_resident_id, make_uscc, wait_until_serving
+from tests.support import make_resident_id, make_uscc, serve_process
 
 pytestmark = pytest.mark.server
 playwright = pytest.importorskip("playwright.sync_api")
@@ -40,14 +37,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """A server on SQLite with one subject's record, and the credit report a department got about them."""
     if CHROMIUM is None:
         pytest.skip("chromium is not installed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_LEDGER_")}
-    port = _free_port()
-    log = open(tmp_path / "server.log", "w+")
-    proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--log-level", "warning"], cwd=tmp_path, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(proc, url, log)
+    with serve_process(tmp_path) as url:
         ledger = Ledger(url, tmp_path / "ledger-data")
         ledger.accept([ledger.envelope(AUTHORITY_CODE, "catalogue.published", version=2,
                                        catalogue=shipped_catalogue_document(2))])
@@ -67,10 +57,6 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         report = r.json()["data"]
         ledger.http.close()
         yield url, report
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
 
 
 def statements(url: str) -> tuple[int, int]:
