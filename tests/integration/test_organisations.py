@@ -304,3 +304,9 @@ def test_a_credit_report_proves_the_organisation_records_and_tenures_it_shows(cl
     forged["signature"]["value"] = signer.sign(signed_bytes(forged))
     with pytest.raises(ReportError, match="lacks its entries or the tenure"):
         verify_report(forged, report_key, log_key)
+    # The printable report shows them apart, with the organisation and the role.
+    from api.cli.report import render_html
+
+    html, _ = render_html(report)
+    assert f'data-organisation-record="{rid}"' in html and "青岛某某食品有限公司" in html
+    assert "legal_representative" in html
