@@ -151,7 +151,8 @@ def public_list_page(
         params += ["black", day]
     for clause, value in (("a.field = %s", field), ("a.issuer = %s", authority), ("a.record_id = %s", entry),
                           ("a.decision_date >= %s", decided_from), ("a.decision_date <= %s", decided_to),
-                          (f"{GROUP_OF[store.kind]} = %s", occupational_group)):
+                          (f"{GROUP_OF[store.kind]} = %s" if occupational_group is not None else "",
+                           occupational_group)):
         if value is not None:
             where.append(clause)
             params.append(value)

@@ -12,9 +12,14 @@ from starlette.routing import Route
 
 from api.console import charts
 from api.console.app import Console
+from ledger.domain.catalogue import LATEST_SHIPPED, shipped_catalogue_document
 from ledger.domain.queries import MONTH
 
 PURPOSE = "supervision"
+# The occupational groups to filter by (the latest shipped catalogue's; the ledger refuses a code its catalogue in
+# force does not list, and the page then says why).
+GROUPS = {g["code"]: f"{g['name_zh']} {g['name_en']}"
+          for g in shipped_catalogue_document(LATEST_SHIPPED).get("occupational_groups", [])}
 
 
 def _name(data: dict[str, Any], code: str) -> str:
@@ -70,10 +75,12 @@ def routes(console: Console) -> list[Route]:
         filters = {k: q[k] for k in ("from", "to") if MONTH.fullmatch(q.get(k, ""))}
         if q.get("department", "").strip():
             filters["department"] = q["department"].strip()
+        if q.get("occupational_group", "") in GROUPS:
+            filters["occupational_group"] = q["occupational_group"]
         reads = console.reads()
         read = reads.query("department_assessment", PURPOSE, filters=filters)
         data = read.data if read.ok else None
-        return console.page(request, "lead_assessment.html", reads, read=read, data=data, q=q,
+        return console.page(request, "lead_assessment.html", reads, read=read, data=data, q=q, groups=GROUPS,
                             charts=assessment_charts(data) if data else [],
                             name=(lambda code: _name(data, code)) if data else str,
                             short=(lambda code: _short(data, code)) if data else str)

@@ -268,6 +268,10 @@ def test_lead_department_assessment_with_filters_tables_and_charts(site: Site, v
     assert page.locator("#totals tbody tr").count() == 1 and "Housing" in page.locator("#totals").inner_text()
     months = page.locator("#months tbody tr td:first-child")
     assert months.count() >= 2 and set(months.evaluate_all("ts => ts.map(t => t.title)")) == {housing}
+    # One occupational group: the query carries the filter; the console's ledger has no records with a group.
+    assert len(v.view("/lead/assessment?occupational_group=teacher")) == 1
+    assert page.locator("select[name=occupational_group]").input_value() == "teacher"
+    assert "teacher" in page.locator("section.reads").inner_text() and page.locator("#totals tbody tr").count() == 0
     v.view("/lead/assessment")
     v.shot("console-lead-department", "console-lead-department.png")
     v.shot("lead-department-full", full=True)
