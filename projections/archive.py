@@ -206,24 +206,32 @@ class ArchiveView(TrackedView):
     def archive(self, subject: str, today: date) -> dict[str, Any]:
         """A subject's archive on ``today`` (statuses, points, flags).
 
-        The documents and the latest catalogue's version come in one read (a row with no document when
-        the subject has none), so what the points rule is and what it applies to are read together."""
+        The documents, the latest catalogue's version and the subject's tenures as a person responsible for an
+        organisation come in one read (a row with no document when the subject has none; tenures after it), so
+        what the points rule is and what it applies to are read together, and a subject without tenures costs no
+        second read."""
         rows = self.store.query(
-            "SELECT c.version, a.doc FROM (SELECT MAX(version) AS version FROM view_catalogues) AS c"
-            " LEFT JOIN archive_records AS a ON a.subject = %s ORDER BY a.record_id", (subject,))
-        version = rows[0][0] if rows else None
-        docs = [orjson.loads(doc) for _, doc in rows if doc is not None]
+            "SELECT 0 AS part, c.version, a.record_id AS k, a.doc, NULL AS until"
+            " FROM (SELECT MAX(version) AS version FROM view_catalogues) AS c"
+            " LEFT JOIN archive_records AS a ON a.subject = %s"
+            " UNION ALL SELECT 1, NULL, r.id, r.doc, r.until FROM view_responsibilities AS r WHERE r.person = %s"
+            " ORDER BY part, k", (subject, subject))
+        version = rows[0][1] if rows else None
+        docs = [orjson.loads(doc) for part, _, _, doc, _ in rows if part == 0 and doc is not None]
+        tenures = [{**orjson.loads(doc), "until": until} for part, _, _, doc, until in rows if part == 1]
         return {**summarize(docs, today, self._points_of(version)),
-                "organisation_records": self.organisation_records(subject, today)}
+                "organisation_records": self.organisation_records(subject, today, tenures)}
 
     def tenures(self, person: str) -> list[dict[str, Any]]:
         """The tenures in which ``person`` was responsible for an organisation (``responsibility.recorded``)."""
         return [{**orjson.loads(doc), "until": until} for doc, until in self.store.query(
             "SELECT doc, until FROM view_responsibilities WHERE person = %s ORDER BY id", (person,))]
 
-    def organisation_records(self, person: str, today: date) -> list[dict[str, Any]]:
-        """The organisations' records that reach ``person`` on ``today`` (``archive_rules.responsible_for``)."""
-        tenures = self.tenures(person)
+    def organisation_records(self, person: str, today: date,
+                             tenures: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """The organisations' records that reach ``person`` on ``today`` (``archive_rules.responsible_for``), from
+        the person's ``tenures`` (read here if not given)."""
+        tenures = self.tenures(person) if tenures is None else tenures
         if not tenures:
             return []
         organisations = sorted({t["organisation"] for t in tenures})
