@@ -182,6 +182,9 @@ class ArchiveView(TrackedView):
             h.update(f"catalogue {version} {doc}\n".encode())
         for tid, until, doc in self.store.query("SELECT id, until, doc FROM view_responsibilities ORDER BY id"):
             h.update(f"tenure {tid} {until} {doc}\n".encode())
+        for rid, iid, doc in self.store.query(
+                "SELECT record_id, item_id, doc FROM view_open_items ORDER BY record_id, item_id"):
+            h.update(f"open {rid} {iid} {doc}\n".encode())
         return h.hexdigest()
 
     # Reading (live).

@@ -120,6 +120,20 @@ def occupational_groups(store: Store) -> tuple[int | None, list[str]]:
     return int(version), [g["code"] for g in orjson.loads(doc).get("occupational_groups", [])]
 
 
+def responsible_names(store: Store, docs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The names of the persons ever recorded as responsible for the organisations among ``docs``' subjects, by
+    organisation: public text about an organisation's record masks them (no read for a page of residents)."""
+    organisations = sorted({d["subject"] for d in docs if d.get("subject_type") == "organisation"})
+    if not organisations:
+        return {}
+    found: dict[str, list[str]] = {}
+    for organisation, doc in store.query(
+            "SELECT organisation, doc FROM view_responsibilities WHERE organisation IN ("
+            + ", ".join(["%s"] * len(organisations)) + ")", organisations):
+        found.setdefault(organisation, []).append(orjson.loads(doc)["person_name"])
+    return found
+
+
 def public_list_page(
     store: Store, listing: str, today: date, *, field: str | None = None, authority: str | None = None,
     decided_from: str | None = None, decided_to: str | None = None, cursor: str | None = None, limit: int = 50,
@@ -181,16 +195,17 @@ def public_list_page(
     checkpoint = (Checkpoint(int(first[1]), base64.b64encode(bytes(first[2])).decode("ascii"), first[3])
                   if first[1] is not None else None)
     docs = [(orjson.loads(doc), name or "") for *_, doc, name in rows if doc is not None]
+    responsible = responsible_names(store, [d for d, _ in docs])
     if needle:
         titles = _zh_titles(store, first[4])
-        scanned = [public_entry(doc, name) for doc, name in docs]
+        scanned = [public_entry(doc, name, responsible.get(doc["subject"], ())) for doc, name in docs]
         entries = [e for e in scanned if needle in _searchable(e, titles)]
         more, entries = len(entries) > limit, entries[:limit]
         if not more and len(docs) == SEARCH_SCAN:  # more may match further on: continue after the last one read
             return ListPage(entries, encode_sort_cursor(sort, scanned[-1]), int(first[0] or 0), checkpoint, first[4])
     else:  # the row past the page only says that there is more: it is not made an entry
         more = len(docs) > limit
-        entries = [public_entry(doc, name) for doc, name in docs[:limit]]
+        entries = [public_entry(doc, name, responsible.get(doc["subject"], ())) for doc, name in docs[:limit]]
     next_cursor = encode_sort_cursor(sort, entries[-1]) if more else None
     return ListPage(entries, next_cursor, int(first[0] or 0), checkpoint, first[4])
 

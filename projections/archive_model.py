@@ -48,8 +48,8 @@ class Model:
         self.catalogues: dict[int, dict[str, Any]] = {}
         self.changed: set[str] = set()
         self.created: set[str] = set()  # records submitted in this model: no earlier row can exist
-        self.tenures: dict[str, dict[str, Any]] = {}  # responsible persons' tenures known here, by id
-        self.new_tenures: set[str] = set()  # tenures recorded in this model
+        self.tenures: dict[str, dict[str, Any]] = {}  # responsible persons' tenures known here, by id, as they are now
+        self.new_tenures: dict[str, dict[str, Any]] = {}  # tenures recorded in this model, as recorded
         self.tenure_ends: list[tuple[str, str]] = []  # (id, until) of tenures ended in this model, in order
 
     def load(self, record_id: str) -> dict[str, Any] | None:
@@ -91,8 +91,7 @@ class Model:
             return
         if owner == "Responsibility":
             if name == "Recorded":
-                self.tenures[s["id"]] = tenure(s, None)
-                self.new_tenures.add(s["id"])
+                self.tenures[s["id"]] = self.new_tenures[s["id"]] = tenure(s, None)
             else:
                 tid = s["responsibility_id"]
                 if tid in self.tenures:
@@ -138,7 +137,10 @@ class Model:
         ]
         entries.sort(key=lambda d: d["record_id"])
         entries.sort(key=lambda d: d["fields"]["decision_date"], reverse=True)  # stable: ids stay ascending
-        return [public_entry(d, self.departments.get(d["issuer"], "")) for d in entries]
+        names: dict[str, list[str]] = {}
+        for t in self.tenures.values():
+            names.setdefault(t["organisation"], []).append(t["person_name"])
+        return [public_entry(d, self.departments.get(d["issuer"], ""), names.get(d["subject"], ())) for d in entries]
 
 
 def _on_list(doc: dict[str, Any], listing: str, day: str) -> bool:

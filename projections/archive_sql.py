@@ -81,8 +81,9 @@ class Page(NamedTuple):
                    [record_row(model.docs[r], last) for r in changed if r not in model.created],
                    sorted(model.departments.items()),
                    [(v, dumps(doc)) for v, doc in sorted(model.catalogues.items())],
-                   [(t["id"], t["organisation"], t["person"], t["until"], dumps(t), last)
-                    for t in (model.tenures[i] for i in sorted(model.new_tenures))],
+                   # the document as recorded; the column holds the end recorded last (as ``tenure_ends`` set it)
+                   [(t["id"], t["organisation"], t["person"], model.tenures[t["id"]]["until"], dumps(t), last)
+                    for t in (model.new_tenures[i] for i in sorted(model.new_tenures))],
                    [(until, i) for i, until in model.tenure_ends],
                    *_open_items(model, changed, last))
 

@@ -47,6 +47,8 @@ class LedgerBase(Application[UUID]):
         self.max_statement_age = max_statement_age
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(timezone.utc))
         self._authority: Authority | None = None
+        self._tenure_names: dict[str, set[str]] = {}  # organisation -> names of its responsible persons (reads.py)
+        self._tenure_names_after = 0  # the position up to which they are read
         self._lock = threading.RLock()
         self.verify_processes = verify_processes
         self._pool: ProcessPoolExecutor | None = None

@@ -8,6 +8,7 @@ aggregate it changes accepts it. Only the values decided here go into the events
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -22,6 +23,8 @@ from ledger.errors import (
     ConflictError, ForbiddenError, NotFoundError, QueryExpiredError, QueryRefusedError, RuleError, ValidationError,
     WrongLedgerError,
 )
+from ledger.domain.commands.measures import check_cited_records
+from ledger.domain.record_doc import is_resident
 from ledger.domain.responsibility import Responsibility
 from ledger.format.statements import WINDOW_TYPES, Envelope, Statement, parse_datetime
 from ledger.log.leaves import entry_leaf_hash
@@ -136,8 +139,10 @@ class Decisions(CompromiseWindows):
         if st.type == "record.submitted":
             adopted = None
             if "adopts" in v:
-                found = touched.get(v["adopts"]) or self._maybe_record(v["adopts"])
-                adopted = found.doc if isinstance(found, CreditRecord) else None
+                adopting = touched.get(v["adopts"])
+                if not isinstance(adopting, CreditRecord):
+                    adopting = self._maybe_record(v["adopts"])
+                adopted = adopting.doc if adopting is not None else None
             return CreditRecord.submit(st, entry, dept, catalogue, adopted)
         if st.type == "responsibility.recorded":
             return Responsibility.record(st, entry, dept, catalogue, authority.authority_code)
@@ -148,17 +153,12 @@ class Decisions(CompromiseWindows):
             tenure.end(st, entry, dept, authority.authority_code)
             return tenure
         if st.type == "measure.applied":
-            from ledger.domain.commands.measures import check_cited_records
-
             applied = MeasureApplication.apply(st, entry, dept, catalogue)
-            cited: dict[UUID, dict | None] = {}
+            cited: dict[UUID, dict[str, Any] | None] = {}
             for cited_id in v.get("records", []):
                 found = touched.get(cited_id)
                 if not isinstance(found, CreditRecord):
-                    try:
-                        found = self.record(cited_id)
-                    except NotFoundError:
-                        found = None
+                    found = self._maybe_record(cited_id)
                 cited[cited_id] = found.doc if found is not None else None
             check_cited_records(st, cited)
             return applied
@@ -170,7 +170,10 @@ class Decisions(CompromiseWindows):
             record = self.record(record_id)
         if not isinstance(record, CreditRecord):
             raise NotFoundError(f"no record {record_id}")
-        record.decide(st, entry, catalogue)
+        names: tuple[str, ...] = ()
+        if st.type == "record.disclosed" and not is_resident(record.doc):  # text naming its responsible persons
+            names = tuple(self.responsible_names(record.subject))
+        record.decide(st, entry, catalogue, names)
         return record
 
     def _maybe_record(self, record_id: UUID) -> CreditRecord | None:

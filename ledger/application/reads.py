@@ -16,6 +16,7 @@ from keys import KeyError_, verify_signature
 from ledger.application.signatures import SignatureChecks
 from ledger.domain.aggregates import AUTHORITY_ID, Authority, CreditRecord
 from ledger.domain.responsibility import Responsibility
+from ledger.domain.topics import stored_topics
 from ledger.errors import IntegrityFailure, LedgerError, NotFoundError
 from ledger.format.statements import Envelope, parse_statement
 
@@ -80,6 +81,23 @@ class Reads(SignatureChecks):
         agg = self._verified(responsibility_id, Responsibility.Recorded, "responsibility")
         assert isinstance(agg, Responsibility)
         return agg
+
+    def responsible_names(self, organisation: str) -> list[str]:
+        """The names of every person recorded as responsible for ``organisation`` (``responsibility.recorded``),
+        read from the ledger's events, each new event once per process (the index grows with the ledger)."""
+        with self._lock:
+            topics = stored_topics(Responsibility.Recorded)
+            while True:
+                found = self.recorder.select_notifications(start=self._tenure_names_after, limit=1000, topics=topics,
+                                                           inclusive_of_start=False)
+                for n in found:
+                    event: Any = self.mapper.to_domain_event(n)
+                    s = orjson.loads(event.statement)
+                    self._tenure_names.setdefault(s["organisation"], set()).add(s["person_name"])
+                if found:
+                    self._tenure_names_after = found[-1].id
+                if len(found) < 1000:
+                    return sorted(self._tenure_names.get(organisation, ()))
 
     def _verified(self, aggregate_id: UUID | str, first: type, what: str) -> Any:
         """An aggregate whose first event is of class ``first``, from its events, each applied only once its

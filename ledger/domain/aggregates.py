@@ -296,12 +296,13 @@ class CreditRecord(Aggregate):
         decided = records.submission(stmt, department, catalogue, adopted)
         return cls._create(cls.Submitted, id=stmt.id, **decided, **entry)
 
-    def decide(self, stmt: Statement, entry: dict[str, str], catalogue: Catalogue) -> None:
-        """Check a lifecycle statement against this record and apply it."""
+    def decide(self, stmt: Statement, entry: dict[str, str], catalogue: Catalogue, names: tuple[str, ...] = ()) -> None:
+        """Check a lifecycle statement against this record and apply it (``names``: further names its public text
+        may not hold)."""
         command = RECORD_COMMANDS.get(stmt.type)
         if command is None:  # pragma: no cover - routed by the ledger
             raise ValidationError(f"{stmt.type} is not a record lifecycle statement")
-        command(self, records.Change(stmt, entry, catalogue, record_item(catalogue, self.doc["item"])))
+        command(self, records.Change(stmt, entry, catalogue, record_item(catalogue, self.doc["item"]), names))
 
 
 class Query(Aggregate):

@@ -12,6 +12,7 @@ catalogue marks for key supervision. Neither is ever public.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -102,17 +103,18 @@ def responsible_for(person: str, tenures: list[dict[str, Any]], organisation_doc
     return out
 
 
-def public_entry(doc: dict[str, Any], authority_name: str) -> dict[str, Any]:
+def public_entry(doc: dict[str, Any], authority_name: str, also_masked: Sequence[str] = ()) -> dict[str, Any]:
     """The masked public-list entry of a disclosed record (DOMAIN.md's public fields, nothing else).
 
     No text written for another audience reaches it: the reason is the catalogue item's wording, or the
     ``public_reason`` the department wrote for publication; never the record's ``summary``. Every text a
     department wrote (public reason, legal basis, document number, exit conditions, remedies) is passed
     through the personal-data screen, so what an older statement let through is masked here, on the
-    live list and on an as-of replay alike."""
+    live list and on an as-of replay alike. ``also_masked``: further names to mask (for an organisation's record,
+    the persons responsible for it)."""
     d = doc["disclosure"]
     f = doc["fields"]
-    names = [f["subject_name"], *(v["fields"].get("subject_name") for v in doc["versions"])]
+    names = [f["subject_name"], *(v["fields"].get("subject_name") for v in doc["versions"]), *also_masked]
 
     def public(text: str | None) -> str | None:
         return None if text is None else screen.mask(text, names)

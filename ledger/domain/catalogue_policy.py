@@ -133,14 +133,12 @@ def check_source(values: dict[str, Any], catalogue: Catalogue, adopted: dict[str
     if source is not None:
         raise ValidationError("adopts: a record from another source cannot adopt one; the adopting record is the "
                               "department's own")
-    if adopted is None:
-        raise RuleError(f"adopts: no record {values['adopts']}")
-    if adopted["subject"] != values["subject"]:
-        raise RuleError("adopts: the adopted record is about another subject")
-    if not adopted.get("source"):
-        raise RuleError("adopts: only a record from another source is adopted; this one is a department's own")
-    if adopted["revoked"] is not None:
-        raise RuleError("adopts: the adopted record was revoked")
+    # One answer for every failing reason: a refusal is in no one's access log, so it must not tell a department
+    # whether the record it names is about the person it guessed, or what it is.
+    if (adopted is None or adopted["subject"] != values["subject"] or not adopted.get("source")
+            or adopted["revoked"] is not None):
+        raise RuleError(f"adopts: {values['adopts']} is not a record from another source about this subject that "
+                        "is still in force; query the subject's archive for the records it holds")
 
 
 def check_validity_allowed(fields: dict[str, Any], item: Item) -> None:

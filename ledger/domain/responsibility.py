@@ -20,6 +20,7 @@ from eventsourcing.domain import Aggregate, event
 from keys import Department
 from ledger.domain.catalogue import Catalogue
 from ledger.errors import ConflictError, ForbiddenError, RuleError, ValidationError
+from ledger.format.identifiers import age_on
 from ledger.format.statements import Statement
 
 
@@ -75,6 +76,9 @@ class Responsibility(Aggregate):
         _check_dates(v["from"].isoformat(), v["until"].isoformat() if "until" in v else None)
         if v["from"] > stmt.issued_at.date():
             raise ValidationError("from: a tenure is recorded once it has begun, not before")
+        if age_on(v["person"], v["from"]) < 18:  # an organisation's records would reach a minor's archive
+            raise RuleError("person: a person under 18 on the tenure's first day is not recorded as responsible for "
+                            "an organisation")
         return cls._create(cls.Recorded, id=stmt.id, **entry)
 
     def end(self, stmt: Statement, entry: dict[str, str], department: Department, authority_code: str) -> None:

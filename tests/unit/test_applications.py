@@ -198,10 +198,9 @@ def test_a_reference_only_record_is_never_disclosed_and_is_adopted_by_a_departme
     submit_refused(ValidationError, "knows no source", catalogue=CATALOGUE, source="financial_credit_database")
     submit_refused(ValidationError, "source_reference: only a record from another source", source_reference="x")
     own = submit(subject=ref.subject)
-    for adopted, message in ((own.doc, "only a record from another source"),
-                             (submit(source="market_credit_agency").doc, "another subject"),
-                             (None, "no record")):
-        submit_refused(RuleError, message, subject=ref.subject, adopts=str(ref.id), adopted=adopted)
+    same = f"adopts: {ref.id} is not a record from another source about this subject that is still in force"
+    for adopted in (own.doc, submit(source="market_credit_agency").doc, None):  # one answer for every reason
+        submit_refused(RuleError, same, subject=ref.subject, adopts=str(ref.id), adopted=adopted)
     submit_refused(ValidationError, "cannot adopt", subject=ref.subject, adopts=str(ref.id), adopted=ref.doc,
                    source="market_credit_agency")
     adopting = submit(subject=ref.subject, adopts=str(ref.id), adopted=ref.doc)

@@ -54,6 +54,7 @@ def ended(agg: Responsibility, dept=REGISTRAR, until: str = ago(100)) -> None:
     (REGISTRAR, {"role": "janitor"}, ValidationError, "no responsible role 'janitor'"),
     (REGISTRAR, {"until": ago(400)}, ValidationError, "lies before the tenure's start"),
     (REGISTRAR, {"from": (TODAY + timedelta(days=1)).isoformat()}, ValidationError, "once it has begun"),
+    (REGISTRAR, {"person": resident_id(TODAY - timedelta(days=17 * 366))}, RuleError, "under 18 on the tenure's"),
 ])
 def test_a_tenure_is_recorded_by_the_authority_or_a_registrar_in_a_catalogue_role(dept, extra, error, words):
     stmt = recorded(dept, **extra)

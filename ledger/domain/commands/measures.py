@@ -19,7 +19,7 @@ from uuid import UUID
 from keys import Department
 from ledger.domain import record_doc
 from ledger.domain.catalogue import Catalogue
-from ledger.errors import ForbiddenError, NotFoundError, RuleError
+from ledger.errors import ForbiddenError, RuleError
 from ledger.format.statements import Statement
 
 
@@ -43,20 +43,18 @@ def application(stmt: Statement, department: Department, catalogue: Catalogue) -
 
 def check_cited_records(stmt: Statement, docs: Mapping[UUID, dict[str, Any] | None]) -> None:
     """Check each record a ``measure.applied`` names in ``records`` against its document in ``docs`` (None for a
-    record the ledger does not hold): it exists (else ``NotFoundError``), is about the statement's subject, is
-    shareable on the statement's issue date and is not a record from another source, for reference only (else
-    ``RuleError``)."""
+    record the ledger does not hold): a department's own record (not one from another source, for reference only)
+    about the statement's subject, shareable on the statement's issue date; else ``RuleError``.
+
+    Every failing record gets the same answer, whatever the reason: a refusal stores nothing and is in no one's
+    access log, so it must not tell a department whether a record it names (a public-list entry's id, say) is
+    about the person it guessed, or in what state it is."""
     v = stmt.values
     day = stmt.issued_at.date().isoformat()
     for record_id in v.get("records", []):
         doc = docs.get(record_id)
-        if doc is None:
-            raise NotFoundError(f"no record {record_id}")
-        if doc["subject"] != v["subject"]:
-            raise RuleError(f"record {record_id} is about another subject than the measure's")
-        state = record_doc.status(doc, day)
-        if not record_doc.shareable(doc, day):
-            raise RuleError(f"record {record_id} is {state} on {day} and cannot ground a measure")
-        if record_doc.reference_only(doc):
-            raise RuleError(f"record {record_id} comes from another source and is for reference only: a measure "
-                            "rests on a department's own record (adopt it first)")
+        if (doc is None or doc["subject"] != v["subject"] or not record_doc.shareable(doc, day)
+                or record_doc.reference_only(doc)):
+            raise RuleError(f"record {record_id} is not a department's own record about the measure's subject, shared "
+                            f"on {day}: it cannot ground the measure (query the subject's archive for the records "
+                            "that can)")

@@ -37,6 +37,7 @@ class Change:
     entry: dict[str, str]
     catalogue: Catalogue
     item: Item
+    names: tuple[str, ...] = ()  # further names public text may not hold (an organisation's responsible persons)
 
     @property
     def values(self) -> dict[str, Any]:
@@ -162,7 +163,7 @@ def disclose(record: CreditRecord, change: Change) -> None:
     if is_resident(record.doc) and age_on(record.subject, change.today) < 18:
         raise RuleError("minors are never put on a public list (the subject is under 18)")
     names = {record.fields["subject_name"], *(h["subject_name"] for h in record.history if "subject_name" in h)}
-    refuse_personal_data(v, sorted(names))
+    refuse_personal_data(v, sorted(names | set(change.names)))
     months = _black_list_months(change)
     until = policy.disclosure_until(record.fields, change.item, v["list"], months, change.catalogue)
     record._disclosed(**change.entry, public_until=until.isoformat(), period_months=months)
