@@ -104,7 +104,7 @@ APPEND_FUNCTION = "ledger_append(uuid[], bigint[], text[], bytea[], uuid[], byte
 # Empty tables that order writers (appends; each view's writers): UPDATE only, the least LOCK TABLE accepts.
 LOCK_TABLES = ("ledger_append_lock", "view_lock_log_tree", "view_lock_archive", "view_lock_access_log")
 VIEW_TABLES = ("projection_positions", "log_nodes", "archive_records", "view_departments", "view_catalogues",
-               "view_responsibilities", "view_open_items",
+               "view_responsibilities", "view_open_items", "view_measures_applied", "view_measures_filled",
                "access_log", "access_log_subjects")  # read models: rebuilt, so also update and delete
 
 

@@ -90,7 +90,7 @@ class Answers:
         if scope in ("archive", "credit_report"):
             self.fresh_archive.up_to(position)
             shared = self._with_versions(shared_archive(self.archive.archive(values["subject"], now.date())))
-            shared = with_measures(self.ledger, self.catalogues, shared, values, position)
+            shared = with_measures(self.archive.applied_measures, self.catalogues, shared, values, position)
             if scope == "archive":
                 return shared
             if self.reports is None:

@@ -23,9 +23,11 @@ from ledger.domain.archive_rules import responsible_for, summarize
 from projections.archive_build import PositionMovedError, produce_pages
 from projections.archive_lists import ListPage, decode_cursor, encode_cursor, position_at, public_list_page
 from projections.archive_model import FIELDS, LISTS, DbModel, Model, archive_topics, decoded, dumps, replay
-from projections.archive_sql import COLUMNS, SQLITE_DDL, TABLES, TYPES, UPSERT, Page
+from projections.archive_sql import (
+    COLUMNS, MEASURE_COLUMNS, MEASURE_TYPES, SQLITE_DDL, TABLES, TYPES, UNLESS_PRESENT, UPSERT, Page,
+)
 from projections.store import Store, Tx, scan
-from projections.tracking import EventPages, EventReader, TrackedView
+from projections.tracking import EventPages, EventReader, TrackedView, topic_pages
 
 NAME = "archive"
 _PositionMovedError = PositionMovedError  # the name a writer racing this one is caught by
@@ -48,9 +50,13 @@ class ArchiveView(TrackedView):
         self.reader = EventReader(ledger.mapper, FIELDS, ledger.recorder)
         self.pages = EventPages(ledger, store)
         self._points: tuple[int | None, dict[str, Any]] = (None, {})
+        self._measures_filled = False
 
     def catch_up(self, batch: int = 2000) -> int:
         """Apply up to ``batch`` new events; rows and position in one transaction."""
+        if not self._measures_filled:
+            self._fill_measures(batch)
+
         def apply(tx: Tx, notifications: list[Any]) -> None:
             model = DbModel(tx.execute, self.store.kind)
             model.apply_page(self.decode(notifications))
@@ -143,6 +149,38 @@ class ArchiveView(TrackedView):
                 writing.result()
         return total
 
+    def _fill_measures(self, batch: int) -> None:
+        """Once per database: read into ``view_measures_applied`` the ``measure.applied`` events up to the view's
+        position, applied before the table existed (the statements are in the events only); later ones come with
+        the view's pages. A rebuild empties the table with the rest and fills it again from the first event."""
+        with self.store.transaction() as tx:
+            tx.lock(NAME)
+            if not tx.execute("SELECT 1 FROM view_measures_filled"):
+                position = tx.position(NAME)
+                if position:
+                    from ledger.domain.aggregates import MeasureApplication
+                    from ledger.domain.topics import stored_topics
+
+                    for notifications in topic_pages(self.ledger, stored_topics(MeasureApplication.Applied), position,
+                                                     batch):
+                        model = Model()
+                        model.apply_page(self.decode(notifications))
+                        tx.insert_many("view_measures_applied", MEASURE_COLUMNS, MEASURE_TYPES,
+                                       [(m["statement_id"], m["subject"], m["position"], dumps(m))
+                                        for m in model.measures], UNLESS_PRESENT)
+                tx.execute("INSERT INTO view_measures_filled (filled) VALUES (1)")
+        self._measures_filled = True
+
+    def applied_measures(self, subject: str, upto: int | None) -> list[dict[str, Any]]:
+        """The ``measure.applied`` statements about ``subject`` up to position ``upto`` (None: all), oldest first."""
+        where = "subject = %s"
+        params: list[Any] = [subject]
+        if upto is not None:
+            where += " AND position <= %s"
+            params.append(upto)
+        rows = self.store.query(f"SELECT doc FROM view_measures_applied WHERE {where} ORDER BY position", params)
+        return [{k: v for k, v in orjson.loads(doc).items() if k != "subject"} for (doc,) in rows]
+
     def _commit(self, page: Page) -> None:
         """Write a page and move the position from ``page.start`` to ``page.last``, in one transaction,
         unless another writer has moved it meanwhile (then nothing is written)."""
@@ -185,6 +223,8 @@ class ArchiveView(TrackedView):
         for rid, iid, doc in self.store.query(
                 "SELECT record_id, item_id, doc FROM view_open_items ORDER BY record_id, item_id"):
             h.update(f"open {rid} {iid} {doc}\n".encode())
+        for sid, doc in self.store.query("SELECT statement_id, doc FROM view_measures_applied ORDER BY statement_id"):
+            h.update(f"measure {sid} {doc}\n".encode())
         return h.hexdigest()
 
     # Reading (live).

@@ -17,12 +17,14 @@ from ledger.application import Ledger
 from ledger.domain import record_doc
 from ledger.domain.archive_rules import is_minor_at_listing, public_entry, responsible_for, summarize
 from ledger.domain.responsibility import tenure
-from projections.tracking import EventReader
+from projections.tracking import EventReader, topic_pages
 
 LISTS = ("black", "red")
 # What the archive reads of an event: the statement and the values decided when it was accepted.
 FIELDS = ("statement", "recorded_at", "item", "expires_on", "public_until", "period_months", "deadline")
 VERSION = "originator_version"
+POSITION = "position"
+"""Beside ``FIELDS``, the event's position (of the stored event): a measure reported applied is kept at its own."""
 """Beside ``FIELDS``, the event's originator version (a column of the stored event, not in its state): a
 record's document keeps it as ``record_version``, the version a ``record.corrected`` must name next."""
 
@@ -31,6 +33,7 @@ def decoded(reader: EventReader, notification: Any) -> tuple[str, dict[str, Any]
     """(event class qualified name, ``FIELDS`` it has and its originator version) of a stored event."""
     values = reader.fields(notification)
     values[VERSION] = notification.originator_version
+    values[POSITION] = notification.id
     return reader.qualname(notification.topic), values
 
 
@@ -51,6 +54,7 @@ class Model:
         self.tenures: dict[str, dict[str, Any]] = {}  # responsible persons' tenures known here, by id, as they are now
         self.new_tenures: dict[str, dict[str, Any]] = {}  # tenures recorded in this model, as recorded
         self.tenure_ends: list[tuple[str, str]] = []  # (id, until) of tenures ended in this model, in order
+        self.measures: list[dict[str, Any]] = []  # measures reported applied in this model (``applied_measure``)
 
     def load(self, record_id: str) -> dict[str, Any] | None:
         """Fetch a document not yet in memory (memory model: none)."""
@@ -68,7 +72,7 @@ class Model:
         wanted = set()
         for qualname, values in events:
             owner, _, name = qualname.rpartition(".")
-            if owner not in ("Authority", "CreditRecord", "Responsibility"):
+            if owner not in ("Authority", "CreditRecord", "Responsibility", "MeasureApplication"):
                 continue
             s = orjson.loads(values["statement"])
             parsed.append((owner, name, s, values))
@@ -89,6 +93,9 @@ class Model:
             elif s["type"] == "catalogue.published":
                 self.catalogues[int(s["version"])] = s["catalogue"]
             return
+        if owner == "MeasureApplication":
+            self.measures.append(applied_measure(s, values))
+            return
         if owner == "Responsibility":
             if name == "Recorded":
                 self.tenures[s["id"]] = self.new_tenures[s["id"]] = tenure(s, None)
@@ -105,7 +112,7 @@ class Model:
                 self.created.add(record_id)
             else:
                 doc = self.load(record_id)
-        attrs = {k: v for k, v in values.items() if k != "statement" and k != VERSION}
+        attrs = {k: v for k, v in values.items() if k not in ("statement", VERSION, POSITION)}
         doc = record_doc.reduce(doc, name, s, attrs)
         if VERSION in values:
             doc["record_version"] = values[VERSION]
@@ -147,6 +154,13 @@ def _on_list(doc: dict[str, Any], listing: str, day: str) -> bool:
     d = doc["disclosure"]
     return (d is not None and d["list"] == listing and doc["revoked"] is None and doc["repaired"] is None
             and d["public_until"] > day and not is_minor_at_listing(doc))
+
+
+def applied_measure(s: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """What an answer shows of a ``measure.applied`` statement, with the position it is at."""
+    return {"statement_id": s["id"], "subject": s["subject"], "measure": s["measure"], "department": s["issuer"],
+            "purpose": s["purpose"], "decision_reference": s["decision_reference"],
+            "recorded_at": values["recorded_at"], "position": values.get(POSITION)}
 
 
 def record_row(doc: dict[str, Any], position: int) -> tuple[Any, ...]:
@@ -194,13 +208,12 @@ class DbModel(Model):
 
 def archive_topics() -> list[str]:
     """The stored topics of the events the archive reads (today's spelling and the old ones)."""
-    from ledger.domain.aggregates import Authority, CreditRecord
+    from ledger.domain.aggregates import Authority, CreditRecord, MeasureApplication
+    from ledger.domain.responsibility import Responsibility
     from ledger.domain.topics import stored_topics
 
-    from ledger.domain.responsibility import Responsibility
-
     classes = [Authority.Founded, Authority.DepartmentRegistered, Authority.CataloguePublished,
-               Responsibility.Recorded, Responsibility.Ended]
+               Responsibility.Recorded, Responsibility.Ended, MeasureApplication.Applied]
     classes += [v for v in vars(CreditRecord).values() if isinstance(v, type) and issubclass(v, CreditRecord.Event)]
     return sorted(stored_topics(*classes))
 
@@ -209,12 +222,6 @@ def replay(ledger: Ledger, upto_position: int | None, batch: int = 2000) -> Mode
     """Documents as of a ledger position (None: everything), in memory, from the events alone."""
     model = Model()
     reader = EventReader(ledger.mapper, FIELDS)
-    topics = archive_topics()
-    position = 0
-    while True:
-        notifications = ledger.recorder.select_notifications(
-            start=position, limit=batch, stop=upto_position, topics=topics, inclusive_of_start=False)
+    for notifications in topic_pages(ledger, archive_topics(), upto_position, batch):
         model.apply_page([decoded(reader, n) for n in notifications])
-        if len(notifications) < batch:
-            return model
-        position = notifications[-1].id
+    return model

@@ -43,8 +43,16 @@ SQLITE_DDL = [
      " WHERE json_type(a.doc, '$.revoked') = 'null' AND json_type(o.value, '$.resolved') = 'null'"
      " AND NOT EXISTS (SELECT 1 FROM view_open_items_filled)"),
     "INSERT INTO view_open_items_filled SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM view_open_items_filled)",
+    ("CREATE TABLE IF NOT EXISTS view_measures_applied (statement_id TEXT PRIMARY KEY, subject TEXT NOT NULL,"
+     " position INTEGER NOT NULL, doc TEXT NOT NULL)"),
+    "CREATE INDEX IF NOT EXISTS view_measures_applied_subject ON view_measures_applied (subject, position)",
+    "CREATE TABLE IF NOT EXISTS view_measures_filled (filled INTEGER NOT NULL)",
 ]
-TABLES = ("archive_records", "view_departments", "view_catalogues", "view_responsibilities", "view_open_items")
+TABLES = ("archive_records", "view_departments", "view_catalogues", "view_responsibilities", "view_open_items",
+          "view_measures_applied")
+MEASURE_COLUMNS = ("statement_id", "subject", "position", "doc")
+MEASURE_TYPES = ("text", "text", "bigint", "text")
+UNLESS_PRESENT = "ON CONFLICT (statement_id) DO NOTHING"
 OPEN_ITEM_COLUMNS = ("record_id", "item_id", "issuer", "kind", "deadline", "doc", "position")
 OPEN_ITEM_TYPES = ("text", "text", "text", "text", "text", "text", "bigint")
 COLUMNS = ("record_id", "subject", "issuer", "field", "kind", "list", "public_until", "decision_date", "minor",
@@ -70,6 +78,7 @@ class Page(NamedTuple):
     tenure_ends: list[tuple[str, str]] = []  # (until, id) of tenures ended in the page
     cleared: list[tuple[str]] = []  # records whose open items are written again (they had objections or applications)
     open_items: list[tuple[Any, ...]] = []  # their open objections and applications now
+    measures: list[tuple[Any, ...]] = []  # measures reported applied in the page, each at its own position
 
     @classmethod
     def of(cls, model: Model, start: int, last: int) -> Page:
@@ -85,7 +94,8 @@ class Page(NamedTuple):
                    [(t["id"], t["organisation"], t["person"], model.tenures[t["id"]]["until"], dumps(t), last)
                     for t in (model.new_tenures[i] for i in sorted(model.new_tenures))],
                    [(until, i) for i, until in model.tenure_ends],
-                   *_open_items(model, changed, last))
+                   *_open_items(model, changed, last),
+                   [(m["statement_id"], m["subject"], m["position"], dumps(m)) for m in model.measures])
 
     def write(self, tx: Tx) -> None:
         tx.insert_many("archive_records", COLUMNS, TYPES, self.created)
@@ -98,6 +108,7 @@ class Page(NamedTuple):
                            " VALUES (%s, %s, %s, %s, %s, %s)", self.tenures)
         if self.tenure_ends:
             tx.executemany("UPDATE view_responsibilities SET until = %s WHERE id = %s", self.tenure_ends)
+        tx.insert_many("view_measures_applied", MEASURE_COLUMNS, MEASURE_TYPES, self.measures)
         if self.cleared:
             tx.executemany("DELETE FROM view_open_items WHERE record_id = %s", self.cleared)
             tx.insert_many("view_open_items", OPEN_ITEM_COLUMNS, OPEN_ITEM_TYPES, self.open_items)

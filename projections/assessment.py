@@ -23,37 +23,22 @@ from ledger.domain.catalogue import (
 )
 from projections.archive_model import archive_topics
 from projections.store import Store
-from projections.tracking import EventReader
+from projections.tracking import EventReader, topic_pages
 
 FIELDS = ("statement", "recorded_at", "deadline")
-
-
-def measure_topics() -> list[str]:
-    """The stored topics of ``measure.applied`` events."""
-    from ledger.domain.aggregates import MeasureApplication
-    from ledger.domain.topics import stored_topics
-
-    return stored_topics(MeasureApplication.Applied)
 
 
 def facts(ledger: Ledger, upto: int | None, catalogues: list[dict[str, Any]], batch: int = 2000) -> Iterator[Fact]:
     """The non-query statements up to position ``upto`` (None: all), in ledger order; each published
     catalogue is appended to ``catalogues`` as it goes by."""
     reader = EventReader(ledger.mapper, FIELDS)
-    topics = sorted({*archive_topics(), *measure_topics()})
-    position = 0
-    while True:
-        notifications = ledger.recorder.select_notifications(
-            start=position, limit=batch, stop=upto, topics=topics, inclusive_of_start=False)
+    for notifications in topic_pages(ledger, archive_topics(), upto, batch):
         for n in notifications:
             values = reader.fields(n)
             s = orjson.loads(values["statement"])
             if s["type"] == "catalogue.published":
                 catalogues.append(s["catalogue"])
             yield Fact(s["type"], s, values["recorded_at"], values.get("deadline"))
-        if len(notifications) < batch:
-            return
-        position = notifications[-1].id
 
 
 def refusals(store: Store, upto: int | None, department: str | None) -> list[Refusal]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -32,7 +33,6 @@ from ledger.log.report import FORMAT, report_key_name, signed_bytes, verificatio
 from projections.checkpoints import Checkpointer
 from projections.logtree import LogTree
 from projections.store import Store
-from projections.tracking import EventReader
 
 
 class Catalogues:
@@ -54,32 +54,8 @@ class Catalogues:
             return self._parsed[1]
 
 
-def applied_measures(ledger: Ledger, subject: str, upto: int | None, batch: int = 2000) -> list[dict[str, Any]]:
-    """The ``measure.applied`` statements about ``subject`` up to position ``upto``, oldest first."""
-    from ledger.domain.aggregates import MeasureApplication
-    from ledger.domain.topics import stored_topics
-
-    reader = EventReader(ledger.mapper, ("statement", "recorded_at"))
-    topics = stored_topics(MeasureApplication.Applied)
-    out: list[dict[str, Any]] = []
-    position = 0
-    while True:
-        notifications = ledger.recorder.select_notifications(
-            start=position, limit=batch, stop=upto, topics=topics, inclusive_of_start=False)
-        for n in notifications:
-            values = reader.fields(n)
-            s = orjson.loads(values["statement"])
-            if s["subject"] == subject:
-                out.append({"statement_id": s["id"], "measure": s["measure"], "department": s["issuer"],
-                            "purpose": s["purpose"], "decision_reference": s["decision_reference"],
-                            "recorded_at": values["recorded_at"], "position": n.id})
-        if len(notifications) < batch:
-            return out
-        position = notifications[-1].id
-
-
-def with_measures(ledger: Ledger, catalogues: Catalogues, archive: dict[str, Any], values: dict[str, Any],
-                  position: int | None) -> dict[str, Any]:
+def with_measures(applied_measures: Callable[[str, int | None], list[dict[str, Any]]], catalogues: Catalogues,
+                  archive: dict[str, Any], values: dict[str, Any], position: int | None) -> dict[str, Any]:
     """An archive answer with the measures that apply for the query's department and purpose and the measures
     reported applied (only once a catalogue with measures is in force)."""
     catalogue = catalogues.latest()
@@ -88,7 +64,7 @@ def with_measures(ledger: Ledger, catalogues: Catalogues, archive: dict[str, Any
     flags = {"green_channel": archive.get("green_channel"), "key_supervision": archive.get("key_supervision")}
     found = applicable(catalogue, archive["records"], flags, archive["as_of_day"], values["issuer"],
                        values["purpose"], archive.get("organisation_records"))
-    applied = applied_measures(ledger, values["subject"], position)
+    applied = applied_measures(values["subject"], position)
     return {**archive, "measures": found, "measures_applied": applied, "catalogue_version": catalogue.version}
 
 
@@ -211,4 +187,4 @@ def query_entry_position(ledger: Ledger, statement_id: str) -> int:
     return row.position
 
 
-__all__ = ["Catalogues", "Reports", "applied_measures", "verification_code", "with_measures"]
+__all__ = ["Catalogues", "Reports", "verification_code", "with_measures"]

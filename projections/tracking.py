@@ -20,7 +20,7 @@ What the library does not do here, and why:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
@@ -51,6 +51,20 @@ class Notice(NamedTuple):
 
 # The events table each backend's recorder writes, and the column holding an event's position.
 _EVENTS = {"postgres": ("ledger_events", "notification_id"), "sqlite": ("stored_events", "rowid")}
+
+
+def topic_pages(ledger: Any, topics: Sequence[str], upto: int | None, batch: int = 2000,
+                after: int = 0) -> Iterator[list[Any]]:
+    """The ledger's events of ``topics`` after position ``after`` up to ``upto`` (None: all), in pages of at most
+    ``batch``, in position order (read through the recorder)."""
+    while True:
+        notifications = list(ledger.recorder.select_notifications(
+            start=after, limit=batch, stop=upto, topics=list(topics), inclusive_of_start=False))
+        if notifications:
+            yield notifications
+        if len(notifications) < batch:
+            return
+        after = notifications[-1].id
 
 
 class EventPages:

@@ -75,7 +75,8 @@ def _rows(read: Callable[[int], list[Row]]) -> Iterator[Row]:
 # The views and their positions: a target holding rows in them (another ledger's views, say) would be taken
 # as caught up by its projections, so it is not empty either.
 VIEW_TABLES = ("log_nodes", "archive_records", "access_log", "access_log_subjects", "view_catalogues",
-               "view_departments", "view_responsibilities", "view_open_items", "projection_positions")
+               "view_departments", "view_responsibilities", "view_open_items", "view_measures_applied",
+               "projection_positions")
 
 
 def holds_rows(conn: psycopg.Connection[Any], schema: str) -> bool:

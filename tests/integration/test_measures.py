@@ -96,3 +96,40 @@ def test_the_records_a_measure_cites_must_exist_be_the_subjects_and_be_shared(cl
     data = client.post("/v1/queries", json=q).json()["data"]
     (one,) = data["measures_applied"]
     assert one["measure"] == "P-EMPLOYMENT"
+
+
+def test_measures_applied_are_read_from_the_view_and_filled_once_into_an_older_one(client, world):
+    """The answer reads a subject's own rows; a database whose view predates the table gets the measures applied
+    so far read into it once, from the events, and a rebuild gives the same rows."""
+    from projections.archive import ArchiveView
+
+    world.append_ok(world.signed(world.authority_dept, "catalogue.published", version=2,
+                                 catalogue=shipped_catalogue_document(2)))
+    licensing = world.department(purposes=["administrative_licensing"])
+    subject, other = make_resident_id(), make_resident_id()
+    world.append_ok(applied(world, licensing, subject), applied(world, licensing, other),
+                    applied(world, licensing, subject, "I-ACCEPT-WITH-GAPS"))
+
+    def answer() -> list:
+        q = world.signed(licensing, "query.requested", operator="w-2", purpose="administrative_licensing",
+                         legal_basis="Administrative Licensing Law art. 31", scope="archive", subject=subject)
+        return [{k: v for k, v in m.items() if k != "position"}
+                for m in client.post("/v1/queries", json=q).json()["data"]["measures_applied"]]
+
+    first = answer()
+    assert [m["measure"] for m in first] == ["I-GREEN-CHANNEL", "I-ACCEPT-WITH-GAPS"]
+    view = client.app.state.views.archive
+    rows = sorted(view.store.query("SELECT statement_id, subject, position, doc FROM view_measures_applied"))
+    assert len(rows) == 3
+    with view.store.transaction() as tx:  # as a database written before the table was
+        tx.execute("DELETE FROM view_measures_applied")
+        tx.execute("DELETE FROM view_measures_filled")
+    fresh = ArchiveView(world.ledger, view.store)
+    fresh.catch_up()
+    assert sorted(view.store.query("SELECT statement_id, subject, position, doc FROM view_measures_applied")) == rows
+    fresh.catch_up()  # once only
+    assert len(view.store.query("SELECT 1 FROM view_measures_filled")) == 1
+    fresh.reset()
+    fresh.catch_up_all()
+    assert sorted(view.store.query("SELECT statement_id, subject, position, doc FROM view_measures_applied")) == rows
+    assert answer() == first
