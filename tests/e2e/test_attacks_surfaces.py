@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +15,6 @@ from tests.e2e.test_console_ledger import ConsoleProcess, Site, build, console, 
 
 pytestmark = pytest.mark.server
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -68,16 +66,6 @@ def listener() -> Iterator[Listener]:
     found = Listener()
     yield found
     found.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM)
-        yield b
-        b.close()
 
 
 def test_a_page_of_another_local_site_cannot_drive_the_console(site: Site, window: ConsoleProcess, browser: Any,

@@ -21,7 +21,6 @@ from tests.e2e.test_console_ledger import Site, build, console, serving
 pytestmark = pytest.mark.server
 playwright = pytest.importorskip("playwright.sync_api")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +28,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("console")
     with serving(build(root), root) as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM)
-        yield b
-        b.close()
 
 
 class Visit:
