@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -22,65 +21,17 @@ from urllib.parse import urlencode
 
 from api.settings import Settings
 from api.site.routes import PAGE_SIZE
-from bench.load import wrk_available
+from bench.load import run_wrk
 from bench.processes import free_port, installed, start, stop
 from bench.report import figure
 
 TARGET = 0.7
 PAGE = PAGE_SIZE  # the site's page size: the JSON list is asked for as many
-LUA = r"""
-local paths = {}
-for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
-local threads = {}
-local counter = 1
-function setup(thread)
-  thread:set("id", counter)
-  counter = counter + 1
-  table.insert(threads, thread)
-end
-function init(args)
-  n = 0
-  nthreads = tonumber(args[1])
-  errors = 0
-end
-function request()
-  local i = ((n * nthreads + id - 1) % #paths) + 1
-  n = n + 1
-  return wrk.format("GET", paths[i], {["Accept-Language"] = "zh-CN,zh;q=0.9"})
-end
-function response(status, headers, body)
-  if status ~= 200 then errors = errors + 1 end
-end
-function done(summary, latency, requests)
-  local e = 0
-  for _, t in ipairs(threads) do e = e + t:get("errors") end
-  io.write(string.format("RESULT %d %d %.3f %.3f %d\n", summary.requests, summary.duration,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, e))
-end
-"""
-
-
 def get_load(url: str, paths: list[str], seconds: float, connections: int = 32, threads: int = 2) -> dict[str, float]:
     """GET the paths in turn from ``url`` for ``seconds``: req/s, p50, p99 (ms), non-200 answers."""
-    if not wrk_available():
-        raise RuntimeError("the benchmark needs wrk (Debian package 'wrk'): apt-get install wrk")
-    tmp = Path(tempfile.mkdtemp(prefix="bench-site-"))
-    try:
-        (tmp / "get.lua").write_text(LUA)
-        (tmp / "paths.txt").write_text("\n".join(paths) + "\n")
-        proc = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, int(seconds))}s", "--timeout", "10s",
-             "-s", str(tmp / "get.lua"), url, "--", str(threads)],
-            env=dict(os.environ, BENCH_PATHS=str(tmp / "paths.txt")), capture_output=True, text=True,
-            timeout=seconds + 60)
-        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
-        if proc.returncode != 0 or not line:
-            raise RuntimeError(f"wrk failed: {proc.stderr or proc.stdout}")
-        requests, duration_us, p50, p99, errors = line[-1].split()[1:]
-        return {"requests": int(requests), "rps": int(requests) / (int(duration_us) / 1e6), "p50_ms": float(p50),
-                "p99_ms": float(p99), "errors": int(errors)}
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return run_wrk(url, [p.encode() for p in paths],
+                   'wrk.format("GET", items[i], {["Accept-Language"] = "zh-CN,zh;q=0.9"})', "status ~= 200",
+                   seconds, connections, threads)
 
 
 def fill(settings: Settings, entries: int) -> None:
