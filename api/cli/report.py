@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from api.cli.common import CLIError, read_json
 from api.cli.verify import _read_text, verifier_key_from
+from ledger.domain.catalogue import LATEST_SHIPPED, shipped_catalogue_document
 
 
 def report_of(document: Any) -> Any:
@@ -51,6 +52,11 @@ def qr_svg(url: str) -> str:
     return str(segno.make(url, error="m").svg_inline(scale=4, border=2, omitsize=True))
 
 
+ROLES = {r["code"]: (r["name_zh"], r["name_en"])
+         for r in shipped_catalogue_document(LATEST_SHIPPED).get("responsible_roles", [])}
+"""The names of the roles a person may hold for an organisation (the latest shipped catalogue's)."""
+
+
 def render_html(report: Any, site: str | None = None) -> tuple[str, str]:
     """The printable page of a report, and its verification code (``ledger.log.report.report_entry_code``)."""
     from jinja2 import Environment, PackageLoader, select_autoescape
@@ -67,7 +73,7 @@ def render_html(report: Any, site: str | None = None) -> tuple[str, str]:
     qr = qr_svg(url)
     env = Environment(loader=PackageLoader("api.site", "templates"), autoescape=select_autoescape(default=True))
     try:
-        html = env.get_template("report.html").render(r=report, code=code, verify_url=url, qr=qr)
+        html = env.get_template("report.html").render(r=report, code=code, verify_url=url, qr=qr, roles=ROLES)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a report missing parts the page shows
         raise CLIError(f"cannot render the report: {exc}") from None
     return html, code

@@ -309,4 +309,4 @@ def test_a_credit_report_proves_the_organisation_records_and_tenures_it_shows(cl
 
     html, _ = render_html(report)
     assert f'data-organisation-record="{rid}"' in html and "青岛某某食品有限公司" in html
-    assert "legal_representative" in html
+    assert "legal_representative" in html and "法定代表人" in html
